@@ -1,0 +1,3 @@
+"""bilm: physics-aware human activity recognition from wearable inertial sensors."""
+
+__version__ = "0.1.0"

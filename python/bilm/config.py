@@ -1,0 +1,217 @@
+"""Every hyperparameter of a BILM run in one dataclass.
+
+The defaults are the seed notebook's (BiLM2_HAR): batch 64, 30 epochs, Adam at 1e-3,
+latent 64, hidden 128, joint angles in [-pi, pi], velocity limit 10, acceleration limit 50,
+32 virtual joints, loss weights 1 / 0.1 / 0.01 / 0.05, and a noise latent sequence of
+10 steps with scale 0.1. Every improvement is a field that is off in `seed`.
+
+Presets are named configs: `seed` is the notebook exactly, `default` is the best model
+found under the accuracy study. Any field can be overridden from a TOML file or a
+`name=value` string (see `apply_overrides`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+LATENT_SEQUENCE_MODES = ("noise", "temporal")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULERS = ("none", "cosine", "plateau")
+
+
+@dataclass(frozen=True)
+class BILMConfig:
+    # --- data shape (the notebook's constants) ---
+    input_channels: int = 9
+    seq_length: int = 128
+    num_classes: int = 6
+
+    # --- model ---
+    hidden_dim: int = 128
+    latent_dim: int = 64
+    num_joints: int = 32
+    dropout: float = 0.3
+    # "noise": the notebook's fake sequence (z plus Gaussian noise, noise_steps steps);
+    # "temporal": one latent per time step of the encoder's last feature map.
+    latent_sequence: str = "noise"
+    noise_steps: int = 10
+    noise_scale: float = 0.1
+
+    # --- biomechanical constraint ---
+    # A scalar applies to every joint; a tuple of num_joints values sets one range per joint.
+    angle_min: float | tuple[float, ...] = -math.pi
+    angle_max: float | tuple[float, ...] = math.pi
+    velocity_limit: float = 10.0
+    acceleration_limit: float = 50.0
+    w_velocity_consistency: float = 1.0
+    w_accel_consistency: float = 1.0
+    w_velocity_violation: float = 0.1
+    w_accel_violation: float = 0.1
+    w_smoothness: float = 0.01
+
+    # --- total loss weights ---
+    w_ce: float = 1.0
+    w_recon: float = 0.1
+    w_kl: float = 0.01
+    w_biomech: float = 0.05
+
+    # --- optimisation ---
+    batch_size: int = 64
+    epochs: int = 30
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    scheduler: str = "none"
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = 0  # 0 = train every epoch
+
+    # --- data handling ---
+    standardize: bool = False  # per-channel, fitted on the training part only
+    val_subjects: int = 4  # training subjects held out for validation (chosen by `seed`)
+    val_fraction: float = 0.2  # stratified split when the data has no subjects
+    augment_jitter: float = 0.0  # std of additive Gaussian noise, in standardised units
+    augment_scale: float = 0.0  # std of a per-window, per-channel multiplicative factor
+    augment_rotation_deg: float = 0.0  # max angle of a random 3-D rotation per sensor triple
+    augment_shift: int = 0  # max circular time shift, in samples
+
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_choice("latent_sequence", self.latent_sequence, LATENT_SEQUENCE_MODES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("scheduler", self.scheduler, SCHEDULERS)
+        for name in ("input_channels", "seq_length", "num_classes", "hidden_dim",
+                     "latent_dim", "num_joints", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"config field {name} must be >= 1, got {getattr(self, name)}")
+        if self.num_classes < 2:
+            raise ValueError(f"config field num_classes must be >= 2, got {self.num_classes}")
+        if self.noise_steps < 3:
+            raise ValueError("config field noise_steps must be >= 3 (acceleration needs 3 steps)")
+        if not self.lr > 0:
+            raise ValueError(f"config field lr must be > 0, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"config field val_fraction must be in (0, 1), got {self.val_fraction}")
+        for name in ("angle_min", "angle_max"):
+            value = getattr(self, name)
+            if isinstance(value, tuple) and len(value) != self.num_joints:
+                raise ValueError(
+                    f"config field {name} has {len(value)} values; it needs one per joint "
+                    f"(num_joints={self.num_joints}) or a single number"
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> BILMConfig:
+        """Build a config from plain values (JSON or TOML), rejecting unknown fields."""
+        return dataclasses.replace(cls(), **_coerce_all(values))
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"config field {name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+_HINTS = get_type_hints(BILMConfig)
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(BILMConfig))
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a JSON/TOML/command-line value into the field's type, or raise ValueError."""
+    if name not in _HINTS:
+        raise ValueError(f"unknown config field {name!r}; known fields: {', '.join(FIELD_NAMES)}")
+    hint = _HINTS[name]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ValueError(f"config field {name} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(f"config field {name} must be an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"config field {name} must be an integer, got {value!r}") from None
+    if hint is str:
+        return str(value)
+    # float, or float | tuple[float, ...] for the per-joint angle limits
+    if isinstance(value, (list, tuple)):
+        if "tuple" not in str(hint):
+            raise ValueError(f"config field {name} takes one number, got a list")
+        return tuple(_to_float(name, v) for v in value)
+    if isinstance(value, str) and "," in value and "tuple" in str(hint):
+        return tuple(_to_float(name, v) for v in value.split(","))
+    return _to_float(name, value)
+
+
+def _to_float(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"config field {name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"config field {name} must be a number, got {value!r}") from None
+
+
+def _coerce_all(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _coerce(name, value) for name, value in values.items()}
+
+
+def apply_overrides(config: BILMConfig, overrides: list[str]) -> BILMConfig:
+    """Apply `name=value` strings, e.g. ["lr=3e-4", "latent_sequence=temporal"]."""
+    values: dict[str, Any] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"override {item!r} is not of the form name=value")
+        values[name.strip()] = value.strip()
+    return dataclasses.replace(config, **_coerce_all(values))
+
+
+def load_toml(path: str | Path, base: BILMConfig) -> BILMConfig:
+    """Override `base` with the fields of a TOML file (flat `name = value` pairs)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return dataclasses.replace(base, **_coerce_all(values))
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+PRESETS: dict[str, BILMConfig] = {
+    # The notebook, exactly: no standardisation, no augmentation, the noise sequence.
+    "seed": BILMConfig(),
+    # The best model of the accuracy study (issue 6 tunes it further).
+    "default": BILMConfig(latent_sequence="temporal", standardize=True),
+}
+
+
+def get_preset(name: str) -> BILMConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
