@@ -25,6 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LATENT_SEQUENCE_MODES = ("noise", "temporal")
+CLASSIFIER_INPUTS = ("z", "mu")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "cosine", "plateau")
 
@@ -41,6 +42,12 @@ class BILMConfig:
     latent_dim: int = 64
     num_joints: int = 32
     dropout: float = 0.3
+    # Encoder width: conv channels (c, 2c, 4c), mirrored by the decoder (notebook: 32, 64, 128).
+    base_channels: int = 32
+    kernel_size: int = 5  # of the encoder convolutions; odd, so "same" padding keeps the length
+    # What the classifier reads: "z" (the notebook: the sampled latent) or "mu" (its mean, so
+    # training classifies the same input as the deterministic eval-mode prediction).
+    classifier_input: str = "z"
     # "noise": the notebook's fake sequence (z plus Gaussian noise, noise_steps steps);
     # "temporal": one latent per time step of the encoder's last feature map.
     latent_sequence: str = "noise"
@@ -90,12 +97,15 @@ class BILMConfig:
 
     def __post_init__(self) -> None:
         _check_choice("latent_sequence", self.latent_sequence, LATENT_SEQUENCE_MODES)
+        _check_choice("classifier_input", self.classifier_input, CLASSIFIER_INPUTS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("scheduler", self.scheduler, SCHEDULERS)
         for name in ("input_channels", "seq_length", "num_classes", "hidden_dim",
-                     "latent_dim", "num_joints", "batch_size", "epochs"):
+                     "latent_dim", "num_joints", "base_channels", "kernel_size", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config field {name} must be >= 1, got {getattr(self, name)}")
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"config field kernel_size must be odd, got {self.kernel_size}")
         if self.num_classes < 2:
             raise ValueError(f"config field num_classes must be >= 2, got {self.num_classes}")
         if self.noise_steps < 3:
