@@ -1,0 +1,27 @@
+"""Datasets for bilm: UCI HAR (downloaded, verified, cached) and your own recordings (.npz).
+
+    from bilm.data import load_dataset
+    data = load_dataset()             # the downloaded UCI HAR copy (fetched on first use)
+    data = load_dataset("my.npz")     # your recordings, cut by `python -m bilm.data windows`
+
+Command line: `python -m bilm.data download|synth|windows|info --help`.
+"""
+
+from bilm.data.cache import load_uci_har
+from bilm.data.dataset import load_dataset
+from bilm.data.download import DownloadError, fetch_uci_har
+from bilm.data.har import UCI_HAR_CLASSES, HARData
+from bilm.data.locations import data_dir
+from bilm.data.npz import load_npz, save_npz
+
+__all__ = [
+    "UCI_HAR_CLASSES",
+    "DownloadError",
+    "HARData",
+    "data_dir",
+    "fetch_uci_har",
+    "load_dataset",
+    "load_npz",
+    "load_uci_har",
+    "save_npz",
+]

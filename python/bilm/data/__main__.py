@@ -1,0 +1,153 @@
+"""python -m bilm.data download|synth|windows|info: get, generate, build and inspect datasets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bilm.data.cache import cache_disabled, find_entry
+from bilm.data.dataset import load_dataset
+from bilm.data.download import DEFAULT_URL, URL_ENV, DownloadError, fetch_uci_har
+from bilm.data.har import HARData
+from bilm.data.locations import DATA_DIR_ENV, data_dir, find_uci_root
+from bilm.data.npz import save_npz
+from bilm.data.windows import cut_windows, read_recording
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (FileNotFoundError, ValueError, DownloadError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bilm.data", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    download = commands.add_parser("download", help="download and verify UCI HAR")
+    download.add_argument("--dest", help=f"folder to put 'UCI HAR Dataset' in (default: ${DATA_DIR_ENV} or {data_dir()})")
+    download.add_argument("--url", help=f"a mirror of the UCI zip (default: ${URL_ENV} or {DEFAULT_URL})")
+    download.add_argument("--force", action="store_true", help="download again even if a copy is there")
+    download.add_argument("--quiet", action="store_true", help="no progress bar")
+    download.set_defaults(run=_download)
+
+    synth = commands.add_parser("synth", help="write a synthetic dataset in the exact UCI HAR layout and format")
+    synth.add_argument("--out", required=True, help="folder to write train/ and test/ into")
+    synth.add_argument("--train", type=int, required=True, help="training windows")
+    synth.add_argument("--test", type=int, required=True, help="test windows")
+    synth.add_argument("--seed", type=int, default=0, help="the same seed writes the same files (default: 0)")
+    synth.add_argument("--subjects", type=int, default=30, help="subjects, about 30%% of them in test (default: 30)")
+    synth.set_defaults(run=_synth)
+
+    windows = commands.add_parser("windows", help="cut your own recordings into a dataset .npz")
+    _add_windows_arguments(windows)
+    windows.set_defaults(run=_windows)
+
+    info = commands.add_parser("info", help="describe a dataset (default: the downloaded UCI HAR)")
+    info.add_argument("path", nargs="?", help="a UCI HAR folder or a dataset .npz")
+    info.add_argument("--no-cache", action="store_true", help="parse without the binary cache")
+    info.set_defaults(run=_info)
+    return parser
+
+
+def _add_windows_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recordings", nargs="+", metavar="RECORDING",
+                   help="a CSV (header; channel columns and a label column) or a .npy of (samples, channels)")
+    p.add_argument("--out", required=True, help="the .npz to write")
+    p.add_argument("--label-column", default="label", help="CSV column with each sample's label (default: label)")
+    p.add_argument("--channels", type=_names, help="CSV columns to use, comma-separated (default: all but the label)")
+    p.add_argument("--labels", action="append", metavar="NPY",
+                   help="per-sample labels of a .npy recording; once per recording, in order")
+    p.add_argument("--label", action="append", metavar="NAME",
+                   help="one label for a whole recording; once per recording, in order")
+    p.add_argument("--subject", action="append", type=int, metavar="ID",
+                   help="the subject of a recording; once per recording, in order")
+    p.add_argument("--classes", type=_names, help="class names in label order, comma-separated (default: sorted)")
+    p.add_argument("--size", type=int, default=128, help="samples per window (default: 128, as UCI HAR)")
+    p.add_argument("--step", type=int, default=64, help="samples between window starts (default: 64, 50%% overlap)")
+    p.add_argument("--test-subjects", type=int, nargs="+", default=[], metavar="ID",
+                   help="hold out these subjects' recordings as the test part")
+    p.add_argument("--test-recordings", nargs="+", default=[], metavar="RECORDING",
+                   help="hold out these recordings as the test part")
+    p.add_argument("--test-fraction", type=float, default=0.25,
+                   help="without held-out subjects or recordings: the test share of every labelled "
+                        "stretch, taken from its end (default: 0.25)")
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _download(args: argparse.Namespace) -> None:
+    target = fetch_uci_har(args.dest, url=args.url, progress=not args.quiet, force=args.force)
+    print(target)
+
+
+def _synth(args: argparse.Namespace) -> None:
+    # Imported here: the generator belongs to bilm.synth, and only this command needs it.
+    from bilm.synth import write_uci_tree
+
+    write_uci_tree(args.out, args.train, args.test, seed=args.seed, n_subjects=args.subjects)
+    print(f"wrote {args.train} training and {args.test} test windows in the UCI HAR layout to {args.out}")
+
+
+def _windows(args: argparse.Namespace) -> None:
+    count = len(args.recordings)
+    for option in ("labels", "label", "subject"):
+        given = getattr(args, option)
+        if given is not None and len(given) != count:
+            raise ValueError(f"--{option} was given {len(given)} times for {count} recordings; give it once per recording")
+    recordings = [
+        read_recording(
+            path,
+            label_column=args.label_column,
+            channels=args.channels,
+            labels_path=args.labels[i] if args.labels else None,
+            label=args.label[i] if args.label else None,
+            subject=args.subject[i] if args.subject else None,
+        )
+        for i, path in enumerate(args.recordings)
+    ]
+    data = cut_windows(recordings, size=args.size, step=args.step, classes=args.classes,
+                       test_subjects=args.test_subjects, test_recordings=args.test_recordings,
+                       test_fraction=args.test_fraction)
+    save_npz(args.out, data)
+    print(f"wrote {args.out}")
+    _describe(data)
+
+
+def _info(args: argparse.Namespace) -> None:
+    data = load_dataset(args.path, download=False, cache=not args.no_cache)
+    _describe(data)
+    if Path(data.source).is_file():  # a .npz: no cache
+        return
+    if args.no_cache or cache_disabled():
+        print("cache: off")
+        return
+    root = find_uci_root(data.source)
+    for split in ("train", "test"):
+        print(f"cache ({split}): {find_entry(root, split)}")
+
+
+def _describe(data: HARData) -> None:
+    print(f"source: {data.source}")
+    for split, X, y, subjects in (("train", data.X_train, data.y_train, data.subject_train),
+                                  ("test", data.X_test, data.y_test, data.subject_test)):
+        who = f", {len(np.unique(subjects))} subjects" if subjects is not None else ""
+        print(f"{split}: {X.shape[0]} windows of {X.shape[1]} channels x {X.shape[2]} steps{who}")
+    train_counts = np.bincount(data.y_train, minlength=len(data.classes))
+    test_counts = np.bincount(data.y_test, minlength=len(data.classes))
+    for name, n_train, n_test in zip(data.classes, train_counts, test_counts):
+        print(f"  {name}: {n_train} train, {n_test} test")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The in-memory dataset every bilm command trains and evaluates on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# UCI HAR's activity_labels.txt, in label order (label 1 there is index 0 here).
+UCI_HAR_CLASSES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
+
+
+@dataclass(frozen=True)
+class HARData:
+    """Windows of inertial signals with their labels, split into train and test.
+
+    X_*: float32 (N, C, T), C-contiguous; y_*: int64 (N,) in 0..K-1 indexing `classes`;
+    subject_*: int64 (N,) or None when the recordings carry no subject ids.
+    `source` says where the data came from (a path), for logs and a run's config.json.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    subject_train: np.ndarray | None
+    subject_test: np.ndarray | None
+    classes: tuple[str, ...]
+    source: str
