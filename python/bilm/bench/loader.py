@@ -1,0 +1,223 @@
+"""python -m bilm.bench loader: reading UCI HAR's Inertial Signals, side by side.
+
+Every method loads both splits into the same arrays -- X float32 (N, 9, 128), y int64 labels
+0..5, subject int64 -- and the benchmark checks that they all agree bit for bit. Times are
+medians over ``--repeats`` rounds; each round runs every method once, in turn, so background
+load hits all methods alike. Peak memory is measured per method in a fresh interpreter: the
+peak resident memory during one load of both splits minus the resident memory just before
+it, with the same modules imported for every method. The files are read once beforehand, so all methods find them in the page cache.
+
+To add a row, add a `Method` to `methods()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SPLITS = ("train", "test")
+CHANNELS = tuple(f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz")
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    load: Callable[[Path, str], Arrays]  # (root, split) -> (X, y, subject)
+
+
+def methods() -> list[Method]:
+    """The rows of the table, slowest first by expectation. The last one is the reference."""
+    import bilm_fast
+
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return [
+        Method("np.loadtxt", lambda root, split: _per_file(root, split, _loadtxt)),
+        Method('pandas.read_csv(sep=r"\\s+")', lambda root, split: _per_file(root, split, _read_csv)),
+        Method("bilm_fast, 1 thread", lambda root, split: bilm_fast.load_uci_har(root, split, num_threads=1)),
+        Method(
+            f"bilm_fast, {threads} threads",
+            lambda root, split: bilm_fast.load_uci_har(root, split, num_threads=threads),
+        ),
+    ]
+
+
+def _loadtxt(path: Path) -> np.ndarray:
+    return np.loadtxt(path)
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    import pandas as pd
+
+    return pd.read_csv(path, sep=r"\s+", header=None).to_numpy()
+
+
+def _per_file(root: Path, split: str, read: Callable[[Path], np.ndarray]) -> Arrays:
+    """The usual notebook code: read each text file, cast to float32, stack the channels."""
+    folder = root / split
+    x = np.stack([read(folder / "Inertial Signals" / f"{c}_{split}.txt").astype(np.float32) for c in CHANNELS], axis=1)
+    y = read(folder / f"y_{split}.txt").astype(np.int64).reshape(-1) - 1
+    subject = read(folder / f"subject_{split}.txt").astype(np.int64).reshape(-1)
+    return x, y, subject
+
+
+def _load_both(method: Method, root: Path) -> list[Arrays]:
+    return [method.load(root, split) for split in SPLITS]
+
+
+def default_root() -> Path | None:
+    """The real dataset: ``$BILM_UCI_HAR_DIR``, else ``../shared/uci-har/UCI HAR Dataset``."""
+    candidates = [os.environ.get("BILM_UCI_HAR_DIR"), Path.cwd().parent / "shared" / "uci-har" / "UCI HAR Dataset"]
+    return next((Path(c) for c in candidates if c and (Path(c) / "train" / "y_train.txt").is_file()), None)
+
+
+def _peak_memory_mb(name: str, root: Path) -> float:
+    """Extra peak resident memory of one load of both splits, in a fresh interpreter."""
+    child = subprocess.run(
+        [sys.executable, "-m", "bilm.bench.loader", "--memory-of", name, "--root", str(root)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    usage = json.loads(child.stdout)
+    return (usage["peak_kib"] - usage["baseline_kib"]) / 1024
+
+
+def _memory_child(name: str, root: Path) -> None:
+    # Import everything any method uses, so the baseline is the same for all of them.
+    import pandas  # noqa: F401
+
+    method = next(m for m in methods() if m.name == name)
+    baseline = _reset_peak_rss_kib()
+    arrays = _load_both(method, root)
+    peak = _peak_rss_kib()
+    del arrays
+    print(json.dumps({"baseline_kib": baseline, "peak_kib": peak}))
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def _reset_peak_rss_kib() -> int:
+    """Current resident memory, with the peak reset to it where Linux allows.
+
+    On Linux, VmHWM is used rather than ru_maxrss: a child started by a big parent can
+    inherit the parent's ru_maxrss across fork and exec, which would hide its own peak.
+    """
+    if not os.path.exists("/proc/self/status"):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak-RSS counter to the current RSS
+    except OSError:
+        return _status_kib("VmHWM")
+    return _status_kib("VmRSS")
+
+
+def _peak_rss_kib() -> int:
+    if not os.path.exists("/proc/self/status"):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return _status_kib("VmHWM")
+
+
+def _same(a: list[Arrays], b: list[Arrays]) -> bool:
+    return all(
+        x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+        for split_a, split_b in zip(a, b)
+        for x, y in zip(split_a, split_b)
+    )
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {os.cpu_count()} logical CPUs ({usable} usable), {platform.system()} {platform.release()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bilm.bench loader", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, help="folder holding train/ and test/ (default: the real copy if found)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_of:
+        _memory_child(args.memory_of, args.root)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="bilm-bench-") as scratch:
+        root = args.root or default_root()
+        source = f"`{root}`"
+        if root is None:
+            from bilm.synth import write_uci_tree
+
+            root = write_uci_tree(Path(scratch) / "UCI HAR Dataset", 7352, 2947, seed=0)
+            source = "synthetic tree of the real size and format (bilm.synth; real dataset not found)"
+        _run(root, source, args.repeats, not args.no_memory)
+    return 0
+
+
+def _run(root: Path, source: str, repeats: int, memory: bool) -> None:
+    rows = methods()
+    text_bytes = sum(f.stat().st_size for f in root.glob("*/Inertial Signals/*.txt"))
+    for f in root.glob("*/**/*.txt"):
+        f.read_bytes()  # into the page cache
+
+    times: dict[str, list[float]] = {m.name: [] for m in rows}
+    reference = None
+    for _ in range(repeats):
+        for m in rows:
+            start = time.perf_counter()
+            arrays = _load_both(m, root)
+            times[m.name].append(time.perf_counter() - start)
+            if reference is None:
+                reference = arrays
+            elif not _same(arrays, reference):
+                raise SystemExit(f"{m.name} disagrees with {rows[0].name}")
+            del arrays
+    output_mb = sum(a.nbytes for split in reference for a in split) / 2**20
+
+    median = {name: statistics.median(t) for name, t in times.items()}
+    base_loadtxt, base_pandas = median[rows[0].name], median[rows[1].name]
+    print(f"UCI HAR Inertial Signals, both splits: {text_bytes / 1e6:.0f} MB of text, "
+          f"{output_mb:.1f} MiB of output arrays; data: {source}")
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}")
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, {_pandas_version()}; "
+          f"median of {repeats} rounds; outputs checked identical\n")
+    print("| method | median time (s) | speed-up vs np.loadtxt | vs pandas | peak extra memory (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for m in rows:
+        peak = f"{_peak_memory_mb(m.name, root):.0f}" if memory else "-"
+        t = median[m.name]
+        print(f"| {m.name} | {t:.3f} | {base_loadtxt / t:.1f}x | {base_pandas / t:.1f}x | {peak} |")
+
+
+def _pandas_version() -> str:
+    import pandas
+
+    return f"pandas {pandas.__version__}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

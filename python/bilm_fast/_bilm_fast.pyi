@@ -1,0 +1,106 @@
+"""Exact, parallel reading of UCI HAR "Inertial Signals" text into numpy arrays.
+
+Exactness: every value is bit-identical to ``np.loadtxt(path)`` (float64) and to
+``np.loadtxt(path).astype(np.float32)`` (float32): text is parsed to the correctly rounded
+float64 first and then rounded to float32, never parsed to float32 directly.
+
+Accepted text, as ``np.loadtxt`` with its defaults: values separated by runs of blanks
+(space, tab, vertical tab, form feed); lines ending in LF, CRLF or a lone CR; blank lines
+and ``#`` comments skipped; no final newline needed. Numbers use Python's ``float()``
+syntax: ``1.8085150e-004``, ``+1.0``, ``1e5``, ``.5``, ``-0.0``, ``inf``, ``nan`` (any case);
+overflow gives ``inf`` like ``np.loadtxt``. Anything else is a ``ValueError`` naming the
+file, the 1-based line and the offending token.
+
+Threads: parsing runs on a pool of ``num_threads`` threads if given, else
+``BILM_NUM_THREADS`` if set (read on every call), else as many as this process may use CPUs.
+The GIL is released while parsing. The pool is kept between calls and replaced when a
+different size is asked for.
+
+Fork safety: the pool remembers the process that built it. In a child made by ``os.fork()``
+(e.g. a PyTorch ``DataLoader`` worker) the first call builds a new pool instead of using the
+parent's, whose threads do not exist in the child, so loading in workers works and does not
+hang. Do not fork while another thread of the parent is inside a bilm_fast call.
+"""
+
+import os
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def load_uci_har(
+    root: str | os.PathLike[str],
+    split: Literal["train", "test"] = "train",
+    *,
+    dtype: npt.DTypeLike = "float32",
+    num_threads: int | None = None,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Load one split of UCI HAR from its "Inertial Signals" text files.
+
+    Args:
+        root: the folder that holds ``train/`` and ``test/`` (``UCI HAR Dataset``).
+        split: ``"train"`` or ``"test"``.
+        dtype: ``float32`` (default) or ``float64``, as a string or numpy dtype.
+        num_threads: threads to parse with (see the module docstring for the default).
+
+    Returns:
+        ``(X, y, subject)``: ``X`` of shape (N, 9, 128), C-contiguous, channels in the
+        order body_acc x, y, z, body_gyro x, y, z, total_acc x, y, z; ``y`` int64 (N,)
+        with labels 0..5 (the files' 1..6 minus one); ``subject`` int64 (N,).
+
+    Reads ``<split>/y_<split>.txt``, ``<split>/subject_<split>.txt`` and the 9 files of
+    ``<split>/Inertial Signals/``; never needs ``X_<split>.txt`` and never writes a file.
+
+    Raises:
+        FileNotFoundError: a file is missing (``.filename`` is its path).
+        ValueError: an unknown split (the message lists the valid ones); malformed text
+            (file, line, token); a row without exactly 128 values; signal files, labels
+            and subjects with different row counts (files and counts); a label outside
+            1..6 or a subject that is not a whole number (file and line); a bad dtype or
+            ``num_threads < 1``; an invalid ``BILM_NUM_THREADS``.
+        OSError: any other failure to read a file.
+
+    Example:
+        >>> X, y, subject = bilm_fast.load_uci_har("UCI HAR Dataset", "train")
+        >>> X.shape, X.dtype, y[:3]
+        ((7352, 9, 128), dtype('float32'), array([4, 4, 4]))
+    """
+
+def read_matrix(
+    path: str | os.PathLike[str],
+    dtype: npt.DTypeLike = "float32",
+    *,
+    num_threads: int | None = None,
+) -> npt.NDArray[np.floating]:
+    """Read a whitespace-separated numeric text file into a 2-D array, like ``np.loadtxt``.
+
+    Every row must have as many values as the first. Unlike ``np.loadtxt``, the result is
+    always 2-D (``ndmin=2``): one column gives (rows, 1), one row gives (1, cols). Reads
+    UCI HAR's ``X_train.txt`` (561 features) too, for users who have it.
+
+    Raises:
+        FileNotFoundError: the file is missing.
+        ValueError: the file is empty or has only blank lines, a token is not a number,
+            bytes are not text, or a row has the wrong number of values (file, line, what).
+        OSError: any other failure to read the file.
+    """
+
+def sliding_windows(
+    signal: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    size: int,
+    step: int,
+) -> npt.NDArray[np.float32] | npt.NDArray[np.float64]:
+    """Cut a (T, C) recording into (N, C, size) windows of the same dtype.
+
+    Window ``w`` is ``signal[w*step : w*step+size].T``, for ``N = (T - size) // step + 1``
+    windows; a recording shorter than ``size`` gives an empty (0, C, size) array rather
+    than an error, so short recordings can be skipped by concatenating results. UCI HAR
+    was cut with ``size=128, step=64`` (2.56 s windows at 50 Hz, 50% overlap). The result
+    is a new C-contiguous array; any strides of ``signal`` are accepted.
+
+    Raises:
+        ValueError: ``size`` or ``step`` below 1, or ``signal`` not 2-D.
+        TypeError: ``signal`` is not a float32/float64 numpy array.
+    """
