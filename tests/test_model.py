@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from bilm.config import get_preset
 from bilm.losses import bilm_loss
-from bilm.model import BILMClassifier, BiomechanicalConstraintModule
+from bilm.model import RICH_QUANTILES, BILMClassifier, BiomechanicalConstraintModule, rich_window_stats
 
 torch.set_num_threads(1)
 NOTEBOOK_ARGS = (9, 128, 64, 6, 128)  # input_channels, hidden_dim, latent_dim, num_classes, seq_length
@@ -290,6 +290,8 @@ def test_noise_sequence_in_eval_is_z_repeated():
     {"latent_sequence": "temporal", "classifier_input": "mu"},
     {"latent_sequence": "temporal", "seq_length": 100, "input_channels": 6, "base_channels": 8,
      "kernel_size": 3},
+    {"latent_sequence": "temporal", "window_stats": "mean_std"},
+    {"latent_sequence": "temporal", "window_stats": "rich", "pooled_features": True},
 ])
 def test_gradients_reach_every_parameter(overrides):
     cfg = dataclasses.replace(get_preset("seed"), **overrides)
@@ -318,6 +320,69 @@ def test_classifier_on_mu_is_deterministic_in_training():
     assert torch.equal(model(x)[0], model(x)[0])
 
 
+@pytest.mark.parametrize("stats, per_channel", [("mean", 1), ("mean_std", 2)])
+def test_window_stats_feed_the_classifier(stats, per_channel):
+    model = BILMClassifier(*NOTEBOOK_ARGS, window_stats=stats).eval()
+    plain = BILMClassifier(*NOTEBOOK_ARGS)
+    assert model.classifier[0].in_features == 64 + per_channel * 9
+    assert n_parameters(model) == NOTEBOOK_PARAMETERS + per_channel * 9 * 128
+    x, _ = batch()
+    with torch.no_grad():
+        out = model.forward_all(x)
+        expected = [out.mu, x.mean(dim=-1)] + ([x.std(dim=-1)] if stats == "mean_std" else [])
+        torch.testing.assert_close(out.logits, model.classifier(torch.cat(expected, dim=1)))
+        # The window's mean reaches the logits directly: shifting a channel moves them.
+        shifted = x.clone()
+        shifted[:, 6] += 1.0
+        assert not torch.allclose(model(shifted)[0], out.logits)
+    assert plain.classifier[0].in_features == 64
+
+
+def test_rich_window_stats_are_the_named_statistics():
+    x, _ = batch()
+    stats = rich_window_stats(x).reshape(4, 10, 9)  # (batch, statistic, channel)
+    xs = x.double().numpy()
+    expected = [xs.mean(-1), xs.std(-1, ddof=1), np.abs(xs).mean(-1), xs.min(-1), xs.max(-1),
+                *np.quantile(xs, RICH_QUANTILES, axis=-1)]
+    np.testing.assert_allclose(stats.transpose(0, 1).numpy(), np.stack(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_rich_window_stats_are_normalised_before_the_classifier():
+    model = BILMClassifier(*NOTEBOOK_ARGS, window_stats="rich").eval()
+    assert model.classifier[0].in_features == 64 + 10 * 9
+    with torch.no_grad():
+        model.stats_norm.running_mean.fill_(1.0)
+        model.stats_norm.running_var.fill_(4.0)
+    x, _ = batch()
+    with torch.no_grad():
+        out = model.forward_all(x)
+        stats = (rich_window_stats(x) - 1.0) / torch.sqrt(torch.tensor(4.0 + model.stats_norm.eps))
+        torch.testing.assert_close(out.logits, model.classifier(torch.cat([out.mu, stats], dim=1)))
+
+
+def test_pooled_features_feed_the_classifier():
+    model = BILMClassifier(*NOTEBOOK_ARGS, window_stats="mean", pooled_features=True,
+                           base_channels=8).eval()
+    assert model.classifier[0].in_features == 64 + 9 + 4 * 8
+    x, _ = batch()
+    with torch.no_grad():
+        out = model.forward_all(x)
+        pooled = model.encoder.features(x).mean(dim=-1)
+        expected = torch.cat([out.mu, x.mean(dim=-1), pooled], dim=1)
+        torch.testing.assert_close(out.logits, model.classifier(expected))
+    cfg = dataclasses.replace(get_preset("seed"), pooled_features=True)
+    assert BILMClassifier.from_config(cfg).pooled_features
+    assert not BILMClassifier.from_config(get_preset("seed")).pooled_features
+
+
+def test_window_stats_from_config():
+    cfg = dataclasses.replace(get_preset("seed"), window_stats="mean")
+    assert BILMClassifier.from_config(cfg).window_stats == "mean"
+    assert BILMClassifier.from_config(get_preset("seed")).window_stats == "none"
+    with pytest.raises(ValueError, match="window_stats"):
+        dataclasses.replace(get_preset("seed"), window_stats="max")
+
+
 def test_from_config_passes_the_constraint_settings():
     angle_max = tuple(float(j + 1) for j in range(32))
     cfg = dataclasses.replace(get_preset("seed"), angle_max=angle_max, velocity_limit=3.0,
@@ -344,6 +409,7 @@ def test_defaults_are_the_notebook_constants():
     ({"latent_sequence": "fourier"}, "latent_sequence"),
     ({"kernel_size": 4}, "odd"),
     ({"noise_steps": 2}, "noise_steps"),
+    ({"window_stats": "median"}, "window_stats"),
 ])
 def test_bad_settings_are_rejected(kwargs, message):
     args = dict(input_channels=9, hidden_dim=32, latent_dim=8, num_classes=6, seq_length=128)

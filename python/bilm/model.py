@@ -22,8 +22,9 @@ so the same seed gives the same weights. What differs:
   cropped back to it (the notebook's decoder returned 8 * (L // 8) samples);
 * opt-in, all off by default: a "temporal" latent sequence (one latent per 0.16 s step of the
   encoder's feature map, instead of the notebook's z plus noise), classifying mu in training
-  too, the encoder's width and kernel size, the dropout rate, per-joint angle limits, and
-  every limit and weight of the biomechanical loss.
+  too, the window's per-channel statistics (mean, or mean and std) beside the latent at the
+  classifier's input, the encoder's width and kernel size, the dropout rate, per-joint angle
+  limits, and every limit and weight of the biomechanical loss.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bilm.config import CLASSIFIER_INPUTS, LATENT_SEQUENCE_MODES, BILMConfig
+from bilm.config import CLASSIFIER_INPUTS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
 from bilm.losses import BiomechTerms, biomechanical_terms
 
 # Three max-pools halve the time axis three times: one step of the encoder's last feature map
@@ -49,6 +50,25 @@ BIOMECH_FIELDS = (
     "w_velocity_consistency", "w_accel_consistency", "w_velocity_violation",
     "w_accel_violation", "w_smoothness",
 )
+
+
+# The quantiles of each channel over the window in window_stats="rich".
+RICH_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def rich_window_stats(x: Tensor) -> Tensor:
+    """Per-channel statistics of x (B, C, L) over time, (B, 10 C), grouped by statistic.
+
+    Mean (for total_acc: the gravity direction, which tells SITTING from STANDING), std
+    (movement intensity), mean |x| (intensity about zero rather than the mean), min and max
+    (peaks: impacts of steps), and the 10/25/50/75/90% quantiles (the shape of the value
+    distribution, robust to the peaks; the median posture ignores a brief movement). These are
+    the classic hand-crafted HAR features that a max-pooled, flattened CNN map carries only
+    indirectly; computed from the model's own input, so deployment stays window -> logits.
+    """
+    q = torch.quantile(x, torch.tensor(RICH_QUANTILES, dtype=x.dtype, device=x.device), dim=-1)
+    return torch.cat([x.mean(dim=-1), x.std(dim=-1), x.abs().mean(dim=-1),
+                      x.amin(dim=-1), x.amax(dim=-1), *q], dim=1)
 
 
 def pooled_length(seq_length: int) -> int:
@@ -293,6 +313,14 @@ class BILMClassifier(nn.Module):
         velocity is in rad per 0.16 s and the acceleration in rad per (0.16 s)^2, and the
         smoothness and limit terms act on the motion actually recorded in the window.
         Needs ceil(L / 8) >= 3 steps (L >= 17).
+    * window_stats: "none" (notebook) or "mean" / "mean_std": the per-channel mean (and
+      standard deviation) over time of the input window x, as the model receives it (so
+      standardised if the data is), concatenated after the latent (mu or z) at the
+      classifier's input, whose first layer grows by C (or 2C) inputs. For UCI HAR the
+      total_acc means are the gravity direction in the phone's frame, which is what tells
+      SITTING from STANDING, and the stds the movement intensity; the max-pooled, flattened
+      CNN features carry them only indirectly. The VAE (decoder, KL) and the biomechanical
+      loss are unchanged: they see the latent only.
     * reconstruct=False drops the decoder (x_recon is None): a plain classifier on the same
       encoder, for ablations without the reconstruction and KL terms.
     * biomech: keywords of BiomechanicalConstraintModule (limits, term weights).
@@ -302,8 +330,11 @@ class BILMClassifier(nn.Module):
                  seq_length: int, num_joints: int = 32, *, dropout: float = 0.3,
                  base_channels: int = 32, kernel_size: int = 5, classifier_input: str = "z",
                  latent_sequence: str = "noise", noise_steps: int = 10, noise_scale: float = 0.1,
-                 reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
+                 window_stats: str = "none", pooled_features: bool = False, reconstruct: bool = True,
+                 biomech: Mapping[str, Any] | None = None):
         super().__init__()
+        if window_stats not in WINDOW_STATS:
+            raise ValueError(f"window_stats must be one of {WINDOW_STATS}, got {window_stats!r}")
         if classifier_input not in CLASSIFIER_INPUTS:
             raise ValueError(f"classifier_input must be one of {CLASSIFIER_INPUTS}, got {classifier_input!r}")
         if latent_sequence not in LATENT_SEQUENCE_MODES:
@@ -321,9 +352,16 @@ class BILMClassifier(nn.Module):
                         if reconstruct else None)
         self.biomech_module = BiomechanicalConstraintModule(latent_dim, num_joints=num_joints, **(biomech or {}))
 
-        # Classifier on latent space
+        # Classifier on latent space (plus, opt-in, the window's per-channel statistics)
+        self.window_stats = window_stats
+        num_stats = {"none": 0, "mean": 1, "mean_std": 2, "rich": len(RICH_QUANTILES) + 5}[window_stats]
+        num_stats *= input_channels
+        num_pooled = 4 * base_channels if pooled_features else 0
+        # The rich statistics differ in scale (a min or max is several stds out): a batch norm
+        # brings each to unit scale before it meets the latent.
+        self.stats_norm = nn.BatchNorm1d(num_stats) if window_stats == "rich" else None
         self.classifier = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim),
+            nn.Linear(latent_dim + num_stats + num_pooled, hidden_dim),
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(hidden_dim, hidden_dim // 2),
@@ -335,6 +373,7 @@ class BILMClassifier(nn.Module):
         self.temporal_proj = (nn.Conv1d(4 * base_channels, latent_dim, kernel_size=1)
                               if latent_sequence == "temporal" else None)
         self.classifier_input = classifier_input
+        self.pooled_features = pooled_features
         self.latent_sequence = latent_sequence
         self.noise_steps = noise_steps
         self.noise_scale = noise_scale
@@ -350,7 +389,9 @@ class BILMClassifier(nn.Module):
             cfg.num_joints, dropout=cfg.dropout, base_channels=cfg.base_channels,
             kernel_size=cfg.kernel_size, classifier_input=cfg.classifier_input,
             latent_sequence=cfg.latent_sequence, noise_steps=cfg.noise_steps,
-            noise_scale=cfg.noise_scale, reconstruct=cfg.w_recon != 0 or cfg.w_kl != 0,
+            noise_scale=cfg.noise_scale, window_stats=cfg.window_stats,
+            pooled_features=cfg.pooled_features,
+            reconstruct=cfg.w_recon != 0 or cfg.w_kl != 0,
             biomech=BiomechanicalConstraintModule.config_kwargs(cfg),
         )
 
@@ -370,12 +411,26 @@ class BILMClassifier(nn.Module):
         mu, logvar = self.encoder.head(features)
         z = self.reparameterize(mu, logvar) if self.training else mu
         x_recon = self.decoder(z) if self.decoder is not None else None
-        logits = self.classifier(mu if self.classifier_input == "mu" else z)
+        latent = mu if self.classifier_input == "mu" else z
+        logits = self.classifier(self._classifier_input(latent, x, features))
         return BILMOutput(logits, x_recon, mu, logvar, z, self._latent_sequence(z, features))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor, Tensor, Tensor]:
         """(logits, x_recon, mu, logvar, z), as the notebook; see `forward_all`."""
         return self.forward_all(x)[:5]
+
+    def _classifier_input(self, latent: Tensor, x: Tensor, features: Tensor) -> Tensor:
+        """The latent, then (opt-in) x's per-channel statistics and the time-averaged features."""
+        parts = [latent]
+        if self.window_stats == "rich":
+            parts.append(self.stats_norm(rich_window_stats(x)))
+        elif self.window_stats != "none":
+            parts.append(x.mean(dim=-1))
+            if self.window_stats == "mean_std":
+                parts.append(x.std(dim=-1))
+        if self.pooled_features:
+            parts.append(features.mean(dim=-1))
+        return torch.cat(parts, dim=1)
 
     def _latent_sequence(self, z: Tensor, features: Tensor) -> Tensor:
         """(B, T', latent_dim) per the latent_sequence mode (see the class docstring)."""

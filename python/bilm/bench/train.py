@@ -125,21 +125,37 @@ def bench_data(limit: int | None) -> HARData:
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
+    return f"{cpu_name()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    """The 1-minute load average: on a shared machine, other work slows both loops."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
 
 
 def table(device: torch.device, windows: int, notebook: list[float], bilm: list[float], walls: list[float],
-          epochs: int, source: str) -> str:
+          epochs: int, source: str, load: str) -> str:
     base, fast = statistics.median(notebook), statistics.median(bilm)
     return "\n".join([
         f"Seed preset, one epoch = {windows} training windows in batches of 64, on {device.type} "
-        f"({machine(device)}); {date.today().isoformat()}; data: {source}.",
+        f"({machine(device)}); {date.today().isoformat()}; load average {load} -> {load_average()}; "
+        f"data: {source}.",
         "",
-        "| training loop | s / epoch (median of %d) | speed-up |" % len(notebook),
-        "|---|---:|---:|",
-        f"| notebook: Dataset + DataLoader(shuffle=True), `.item()` per step | {base:.2f} | 1.00x |",
-        f"| `bilm.train`: tensors on the device, indexed batches | {fast:.2f} | {base / fast:.2f}x |",
+        f"| training loop | s / epoch, median of {len(notebook)} | fastest | speed-up (medians) |",
+        "|---|---:|---:|---:|",
+        f"| notebook: Dataset + DataLoader(shuffle=True), `.item()` per step | {base:.2f} | {min(notebook):.2f} "
+        "| 1.00x |",
+        f"| `bilm.train`: tensors on the device, indexed batches | {fast:.2f} | {min(bilm):.2f} | {base / fast:.2f}x |",
         "",
         f"Whole `bilm.train` run of {epochs} epoch(s) with validation, data loading and report: "
         f"{min(walls):.1f} s (best of {len(walls)}).",
@@ -164,6 +180,7 @@ def bench(args: argparse.Namespace) -> int:
     cfg = bilm_train.fit_to_data(get_preset("seed"), data)
     part = validation_split(data.y_train, data.subject_train, cfg).train  # the windows bilm trains on
     bilm_times, walls, notebook_times = [], [], []
+    load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         npz = save_npz(Path(tmp) / "bench.npz", data)
         for repeat in range(args.repeats):
@@ -171,7 +188,7 @@ def bench(args: argparse.Namespace) -> int:
             bilm_times += seconds
             walls.append(wall)
             notebook_times += time_notebook(data.X_train[part], data.y_train[part], cfg, device, args.epochs)
-    print(table(device, len(part), notebook_times, bilm_times, walls, args.epochs, data.source))
+    print(table(device, len(part), notebook_times, bilm_times, walls, args.epochs, data.source, load))
     return 0
 
 

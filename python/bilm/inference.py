@@ -1,0 +1,69 @@
+"""The deployable classifier: raw windows (N, C, T) -> class probabilities (N, K).
+
+It is BILMClassifier in eval mode (the classifier reads mu, so the output is deterministic)
+with the run's standardisation in front and a softmax behind. evaluate, predict and export
+all go through this one module, so an exported file computes exactly what `bilm.predict`
+prints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from bilm import checkpoint
+from bilm.config import BILMConfig
+from bilm.model import BILMClassifier
+from bilm.preprocess import Standardize
+
+
+class ProbabilityModel(nn.Module):
+    def __init__(self, standardize: Standardize, model: BILMClassifier):
+        super().__init__()
+        self.standardize = standardize
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.softmax(self.model.forward_all(self.standardize(x)).logits, dim=1)
+
+
+@dataclass(frozen=True)
+class LoadedClassifier:
+    module: ProbabilityModel  # in eval mode, on the requested device
+    config: BILMConfig
+    classes: tuple[str, ...]
+    epoch: int  # the training epoch the weights come from
+
+    @property
+    def device(self) -> torch.device:
+        return self.module.standardize.mean.device
+
+    def check_input(self, X: np.ndarray) -> None:
+        """Raise ValueError unless X is (N, C, T) with this model's channels and length."""
+        want = (self.config.input_channels, self.config.seq_length)
+        if X.ndim != 3 or X.shape[1:] != want:
+            raise ValueError(f"the model takes windows of shape (N, {want[0]}, {want[1]}); got {X.shape}")
+
+    @torch.inference_mode()
+    def probabilities(self, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities (N, K) of raw windows X (N, C, T), as float32."""
+        self.check_input(X)
+        out = [self.module(torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=self.device))
+               for i in range(0, len(X), batch_size)]
+        return torch.cat(out).cpu().numpy() if out else np.zeros((0, len(self.classes)), np.float32)
+
+
+def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> LoadedClassifier:
+    """The classifier of a checkpoint file or a run folder (its best.pt)."""
+    state = checkpoint.load(path)
+    cfg = BILMConfig.from_dict(state["config"])
+    model = BILMClassifier.from_config(cfg)
+    model.load_state_dict(state["model"])
+    standardize = Standardize(cfg.input_channels)
+    standardize.load_state_dict(state["standardize"])
+    module = ProbabilityModel(standardize, model).to(device).eval().requires_grad_(False)
+    return LoadedClassifier(module, cfg, tuple(state["classes"]), int(state["epoch"]))

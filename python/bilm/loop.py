@@ -1,0 +1,169 @@
+"""The pieces of the training loop: batch order, one optimisation step, one evaluation pass.
+
+The data live on the device as whole tensors and a batch is an index into them: no Dataset,
+no collate, no per-sample Python. Running sums stay on the device too, so a step never waits
+for the GPU; the host reads them once per epoch (or at a checkpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from bilm.config import BILMConfig
+from bilm.distributed import World, all_reduce
+from bilm.losses import bilm_loss
+from bilm.model import BILMClassifier
+
+EVAL_BATCH = 512  # no gradients are kept, so evaluation can take larger batches
+
+
+class Objective(nn.Module):
+    """Model plus loss as one module: DDP and torch.compile then wrap a single forward."""
+
+    def __init__(self, model: BILMClassifier, cfg: BILMConfig):
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+
+    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """(total loss, logits) of a standardised batch."""
+        out = self.model.forward_all(x)
+        return bilm_loss(out, x, y, self.model.biomech_module, self.cfg).total, out.logits
+
+
+def steps_per_epoch(n: int, batch_size: int, world: World) -> int:
+    """Batches in an epoch: the last one may be short, but every rank must get a window of it."""
+    steps = math.ceil(n / batch_size)
+    return steps - 1 if 0 < n % batch_size < world.size else steps
+
+
+def derive_seed(*keys: int) -> int:
+    """A seed for the stream named by `keys`, independent of every other tuple of keys."""
+    return int(np.random.SeedSequence(keys).generate_state(1, np.uint64)[0] >> 1)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
+    """The permutation of the n training windows in `epoch`, a function of (seed, epoch) alone,
+    so a resumed run can rebuild it without having saved it."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, epoch)))
+
+
+def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when asked; float32 elsewhere (CPU stays exact and deterministic)."""
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_step(objective: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
+               cfg: BILMConfig, amp: contextlib.AbstractContextManager) -> tuple[Tensor, Tensor]:
+    """One optimisation step; returns the (detached) loss and logits without syncing."""
+    optimizer.zero_grad(set_to_none=True)
+    with amp:
+        loss, logits = objective(x, y)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(objective.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+@dataclass
+class EpochTotals:
+    """Running sums of the training part of an epoch, on the device until `read`."""
+
+    loss: Tensor  # sum over batches of the batch's mean loss x its size
+    correct: Tensor
+    count: Tensor
+    first_bad_step: Tensor  # the first step whose loss was not finite, -1 if none
+    seconds: float = 0.0  # wall time of the steps so far
+
+    @classmethod
+    def zeros(cls, device: torch.device) -> EpochTotals:
+        z = torch.zeros((), device=device)  # float32: MPS has no float64
+        return cls(z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.int64, device=device))
+
+    def add(self, step: int, loss: Tensor, logits: Tensor, y: Tensor) -> None:
+        n = y.shape[0]
+        self.loss += loss.float() * n
+        self.correct += (logits.argmax(dim=1) == y).sum()
+        self.count += n
+        bad = ~torch.isfinite(loss) & (self.first_bad_step < 0)
+        self.first_bad_step = torch.where(bad, step, self.first_bad_step)
+
+    def reduced(self, world: World) -> EpochTotals:
+        """The totals of all ranks: the sums added up, the earliest bad step. Reading the
+        result waits for the device, so call it at checkpoints and epoch ends only."""
+        sums = all_reduce(torch.stack([self.loss, self.correct, self.count]), world)
+        never = torch.iinfo(torch.int64).max
+        bad = all_reduce(torch.where(self.first_bad_step < 0, never, self.first_bad_step), world, "min")
+        return EpochTotals(*sums, torch.where(bad == never, -1, bad), self.seconds)
+
+    def state_dict(self) -> dict[str, Tensor | float]:
+        return {"loss": self.loss.cpu(), "correct": self.correct.cpu(), "count": self.count.cpu(),
+                "first_bad_step": self.first_bad_step.cpu(), "seconds": self.seconds}
+
+    @classmethod
+    def from_state(cls, state: dict, device: torch.device) -> EpochTotals:
+        return cls(*(state[k].to(device) for k in ("loss", "correct", "count", "first_bad_step")),
+                   seconds=float(state["seconds"]))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    logits: Tensor  # (N, K), on the CPU
+
+
+@torch.inference_mode()
+def evaluate(objective: Objective, standardize: nn.Module, X: Tensor, y: Tensor,
+             amp: contextlib.AbstractContextManager) -> Evaluation:
+    """The objective's mean loss and the logits of every window, in eval mode."""
+    was_training = objective.training
+    objective.eval()
+    total = torch.zeros((), device=X.device)
+    logits = []
+    for i in range(0, len(X), EVAL_BATCH):
+        xb, yb = standardize(X[i:i + EVAL_BATCH]), y[i:i + EVAL_BATCH]
+        with amp:
+            loss, batch_logits = objective(xb, yb)
+        total += loss.float() * len(yb)
+        logits.append(batch_logits.float())
+    objective.train(was_training)
+    return Evaluation(total.item() / max(len(X), 1), torch.cat(logits).cpu())
+
+
+@dataclass
+class Progress:
+    """Where a run stands between steps: all a resumed run needs besides the tensors' states."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # steps of the next epoch completed
+    best_epoch: int = 0  # 1-based epoch of best.pt; 0 before the first validation
+    best_score: float = -math.inf  # its validation macro-F1
+    bad_epochs: int = 0  # epochs since the best one (early stopping)
+    stopped: bool = False  # early stopping ended the run
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl's rows
+
+    def finish_epoch(self, row: dict[str, Any], patience: int) -> bool:
+        """Record an epoch's metrics; True when it is the best so far on validation macro-F1."""
+        self.history.append(row)
+        self.epoch, self.step = row["epoch"], 0
+        improved = row["val_macro_f1"] > self.best_score
+        if improved:
+            self.best_epoch, self.best_score, self.bad_epochs = row["epoch"], row["val_macro_f1"], 0
+        else:
+            self.bad_epochs += 1
+        self.stopped = patience > 0 and self.bad_epochs >= patience
+        return improved
+
+    def state_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

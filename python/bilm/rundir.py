@@ -1,0 +1,52 @@
+"""The run folder: where each artefact of a run lives and how it is written.
+
+    config.json    everything needed to rebuild the run (config, data, options, versions)
+    metrics.jsonl  one JSON object per epoch
+    last.pt        the state to resume from; best.pt  the weights chosen on validation
+    report.json    the test-set report of best.pt
+    curves.png, confusion.png
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bilm.checkpoint import BEST, LAST, atomic_write
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.config = self.path / "config.json"
+        self.metrics = self.path / "metrics.jsonl"
+        self.last = self.path / LAST
+        self.best = self.path / BEST
+        self.report = self.path / "report.json"
+        self.curves = self.path / "curves.png"
+        self.confusion = self.path / "confusion.png"
+
+    def holds_run(self) -> bool:
+        return self.config.exists() or self.last.exists()
+
+    def write_json(self, path: Path, value: Any) -> None:
+        text = json.dumps(value, indent=2) + "\n"
+        atomic_write(path, lambda f: f.write(text.encode()))
+
+    def read_config(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.config.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{self.path} holds no run to resume (no config.json)") from None
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        with self.metrics.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def rewrite_metrics(self, history: Sequence[dict[str, Any]]) -> None:
+        """Make metrics.jsonl hold exactly `history`: after a resume, the epochs the
+        checkpoint knows, dropping any line written after it."""
+        text = "".join(json.dumps(row) + "\n" for row in history)
+        atomic_write(self.metrics, lambda f: f.write(text.encode()))

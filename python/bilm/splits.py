@@ -1,0 +1,50 @@
+"""The validation split: carved from the training data, by subject when the data has subjects.
+
+Holding out whole subjects measures what matters for HAR, how the model does on people it has
+never seen (the test split of UCI HAR is 9 other subjects). Windows of one person are strongly
+correlated, so a random split would let validation see the training subjects and overrate
+every epoch. Without subject ids the split is stratified by class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from bilm.config import BILMConfig
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray  # int64 indices into the training data
+    val: np.ndarray
+    val_subjects: tuple[int, ...] | None  # None for a stratified split
+
+    def describe(self) -> str:
+        held = (f"subjects {', '.join(map(str, self.val_subjects))}" if self.val_subjects is not None
+                else "a stratified sample")
+        return f"{len(self.train)} windows for training, {len(self.val)} for validation ({held})"
+
+
+def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig) -> Split:
+    """Hold out cfg.val_subjects subjects chosen by cfg.seed, or cfg.val_fraction of the windows."""
+    if subjects is not None:
+        return _subject_split(subjects, cfg.val_subjects, cfg.seed)
+    try:
+        train, val = train_test_split(np.arange(len(y)), test_size=cfg.val_fraction,
+                                      stratify=y, random_state=cfg.seed)
+    except ValueError as e:  # e.g. a class with a single window
+        raise ValueError(f"cannot carve a stratified validation split: {e}") from None
+    return Split(np.sort(train), np.sort(val), None)
+
+
+def _subject_split(subjects: np.ndarray, n_val: int, seed: int) -> Split:
+    unique = np.unique(subjects)
+    if n_val >= len(unique):
+        raise ValueError(f"val_subjects={n_val} but the training data has only {len(unique)} subjects; "
+                         "at least one must stay for training")
+    held = np.sort(np.random.default_rng(seed).choice(unique, size=n_val, replace=False))
+    is_val = np.isin(subjects, held)
+    return Split(np.flatnonzero(~is_val), np.flatnonzero(is_val), tuple(int(s) for s in held))

@@ -1,0 +1,156 @@
+"""`python -m bilm.train` end to end on tiny generated data: the run folder and the errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_train_fixtures import (
+    CLASSES, TINY, make_dataset, metrics_rows, run_cli, train_tiny, without_timings,
+)
+from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
+
+from bilm.train import main
+
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data") / "tiny.npz", per_subject=40)
+
+
+@pytest.fixture(scope="module")
+def run(dataset, tmp_path_factory):
+    return train_tiny(dataset, tmp_path_factory.mktemp("runs") / "run", epochs=EPOCHS)
+
+
+def test_run_folder_holds_every_artefact(run):
+    names = {p.name for p in run.iterdir()}
+    assert names == {"config.json", "metrics.jsonl", "last.pt", "best.pt", "report.json", "curves.png",
+                     "confusion.png"}
+    for png in ("curves.png", "confusion.png"):
+        assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_config_json_rebuilds_the_run(run, dataset):
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["config"]["epochs"] == EPOCHS and saved["config"]["hidden_dim"] == 16
+    assert saved["config"]["seq_length"] == 32  # taken from the data
+    assert saved["run"]["data"] == str(dataset)
+    assert saved["classes"] == list(CLASSES)
+    assert saved["data"]["val_subjects"] and len(saved["data"]["val_subjects"]) == 2
+
+
+def test_config_json_alone_reruns_the_same_run(run, tmp_path):
+    again = tmp_path / "again"
+    data = json.loads((run / "config.json").read_text())["run"]["data"]
+    assert main(["--config", str(run / "config.json"), "--data", data, "--out", str(again), "--no-progress",
+                 "--device", "cpu"]) == 0
+    assert without_timings(metrics_rows(again)) == without_timings(metrics_rows(run))
+
+
+def test_metrics_jsonl_has_one_row_per_epoch(run):
+    rows = metrics_rows(run)
+    assert [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1))
+    for row in rows:
+        assert {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1", "lr",
+                "train_seconds"} <= row.keys()
+        assert row["train_seconds"] > 0 and 0 <= row["val_accuracy"] <= 1
+
+
+def test_report_scores_the_best_epoch_above_chance(run):
+    report = json.loads((run / "report.json").read_text())
+    rows = metrics_rows(run)
+    assert report["best_epoch"] == max(rows, key=lambda r: r["val_macro_f1"])["epoch"]
+    assert report["classes"] == list(CLASSES)
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.shape == (6, 6) and matrix.sum() == report["n_test"] == 120
+    assert report["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert set(report["per_class"]) == set(CLASSES)
+    assert report["test_accuracy"] > 0.25  # chance is 1/6
+
+
+def test_checkpoints_load_with_weights_only(run):
+    best = torch.load(run / "best.pt", weights_only=True)
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert best["epoch"] == json.loads((run / "report.json").read_text())["best_epoch"]
+    assert last["train"]["progress"]["epoch"] == EPOCHS
+    assert best["standardize"]["std"].shape == (1, 9, 1)
+    assert not list(run.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_log_line_per_epoch(dataset, tmp_path, capsys):
+    train_tiny(dataset, tmp_path / "r", epochs=2)
+    out = capsys.readouterr().out
+    assert out.count("epoch ") >= 2 and "val loss" in out and "best epoch" in out
+
+
+def expect_usage_error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "epochs must be >= 1"),
+    (["--set", "nonsense=1"], "unknown config field 'nonsense'"),
+    (["--set", "lr"], "not of the form name=value"),
+    (["--preset", "best"], "invalid choice"),
+    (["--device", "tpu"], "--device 'tpu'"),
+    (["--device", "cuda:7"], "CUDA device"),
+    (["--config", "/no/such.toml"], "config file not found"),
+    (["--data", "/no/such/data.npz"], "no such file or folder"),
+    (["--resume"], "--resume needs --out"),
+    (["--lr", "fast"], "invalid float value"),
+])
+def test_bad_arguments_exit_2_with_a_message(argv, message, capsys, tmp_path):
+    err = expect_usage_error([*argv, "--out", str(tmp_path / "never")] if argv != ["--resume"] else argv, capsys)
+    assert message in err
+    assert not (tmp_path / "never").exists()  # nothing was started
+
+
+def test_bad_toml_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("dropout = 1.5\n")
+    assert "bad.toml: config field dropout" in expect_usage_error(["--config", str(bad)], capsys)
+
+
+def test_existing_run_needs_resume(run, dataset, capsys):
+    assert "already holds a run" in expect_usage_error(["--data", str(dataset), "--out", str(run)], capsys)
+
+
+def test_resume_refuses_config_options(run, capsys):
+    err = expect_usage_error(["--out", str(run), "--resume", "--lr", "0.1"], capsys)
+    assert "drop --lr" in err
+
+
+def test_more_validation_subjects_than_subjects(dataset, tmp_path, capsys):
+    err = expect_usage_error(["--data", str(dataset), "--out", str(tmp_path / "r"), *TINY,
+                              "--set", "val_subjects=6"], capsys)
+    assert "only 6 subjects" in err
+
+
+def test_without_data_it_says_how_to_get_some(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "empty"))
+    assert main(["--no-download", "--out", str(tmp_path / "r"), "--device", "cpu"]) != 0
+    err = capsys.readouterr().err
+    assert "bilm.data download" in err and "Traceback" not in err
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--data", "--preset", "--epochs", "--batch-size", "--lr", "--device", "--seed", "--out",
+                   "--resume", "--config", "--set", "--checkpoint-every", "--compile"):
+        assert option in out
+
+
+def test_python_dash_m_runs_the_command():
+    result = run_cli("bilm.train", "--epochs", "-1")
+    assert result.returncode == 2 and "epochs must be >= 1" in result.stderr

@@ -1,0 +1,62 @@
+"""Training never looks at the test split; validation is held out by subject; the
+standardisation is fitted on the training part only."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from test_train_fixtures import make_dataset, metrics_rows, train_tiny, without_timings
+from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
+
+from bilm.config import BILMConfig
+from bilm.splits import validation_split
+
+
+def test_shuffled_test_labels_change_nothing_but_the_report(tmp_path):
+    data = make_dataset(tmp_path / "data.npz", per_subject=40)
+    arrays = dict(np.load(data))
+    arrays["y_test"] = np.random.default_rng(1).permutation(arrays["y_test"])
+    shuffled = tmp_path / "shuffled.npz"
+    np.savez(shuffled, **arrays)
+
+    a = train_tiny(data, tmp_path / "a", epochs=3)
+    b = train_tiny(shuffled, tmp_path / "b", epochs=3)
+    assert without_timings(metrics_rows(a)) == without_timings(metrics_rows(b))
+    report_a, report_b = (json.loads((r / "report.json").read_text()) for r in (a, b))
+    assert report_a["best_epoch"] == report_b["best_epoch"]
+    assert report_a["confusion_matrix"] != report_b["confusion_matrix"]  # the labels did reach the report
+
+
+def test_validation_holds_out_whole_subjects_chosen_by_the_seed():
+    subjects = np.repeat(np.arange(1, 22), 10)
+    y = np.tile(np.arange(5), 42)
+    split = validation_split(y, subjects, BILMConfig(val_subjects=4, seed=3))
+    held = set(split.val_subjects)
+    assert len(held) == 4 and held == set(subjects[split.val])
+    assert not held & set(subjects[split.train])
+    assert len(split.train) + len(split.val) == len(y)
+    assert validation_split(y, subjects, BILMConfig(val_subjects=4, seed=3)).val_subjects == split.val_subjects
+    assert validation_split(y, subjects, BILMConfig(val_subjects=4, seed=4)).val_subjects != split.val_subjects
+
+
+def test_without_subjects_the_split_is_stratified():
+    y = np.repeat(np.arange(4), [50, 30, 15, 5])
+    split = validation_split(y, None, BILMConfig(val_fraction=0.2))
+    assert split.val_subjects is None
+    assert np.bincount(y[split.val]).tolist() == [10, 6, 3, 1]
+    assert not set(split.train) & set(split.val)
+
+
+def test_standardisation_is_fitted_on_the_training_part_only(tmp_path):
+    data = make_dataset(tmp_path / "data.npz", per_subject=40)
+    arrays = np.load(data)
+    run = train_tiny(data, tmp_path / "run", epochs=1)
+    held = json.loads((run / "config.json").read_text())["data"]["val_subjects"]
+    train_part = arrays["X_train"][~np.isin(arrays["subject_train"], held)]
+    saved = torch.load(run / "best.pt", weights_only=True)["standardize"]
+    np.testing.assert_allclose(saved["mean"].flatten(), train_part.mean(axis=(0, 2)), atol=1e-5)
+    np.testing.assert_allclose(saved["std"].flatten(), train_part.std(axis=(0, 2), ddof=1), rtol=1e-4)
+    everything = arrays["X_train"].mean(axis=(0, 2))
+    assert not np.allclose(saved["mean"].flatten(), everything, atol=1e-5)

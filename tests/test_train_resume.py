@@ -1,0 +1,85 @@
+"""Resume after SIGKILL ends exactly where an uninterrupted run does; a NaN loss stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from test_train_fixtures import ONE_THREAD, TINY, make_dataset, metrics_rows, train_tiny, without_timings
+from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
+
+from bilm.train import main
+
+EPOCHS = 3
+# Saves at steps 2 and 4 of every 5-step epoch too, so a kill can land inside an epoch.
+EVERY = ["--checkpoint-every", "2", "--set", "augment_jitter=0.05", "--set", "augment_rotation_deg=20",
+         "--set", "augment_shift=3", "--set", "augment_scale=0.1"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data") / "tiny.npz", per_subject=40)
+
+
+def train_command(dataset, out):
+    return [sys.executable, "-m", "bilm.train", "--data", str(dataset), "--out", str(out), "--epochs", str(EPOCHS),
+            "--lr", "1e-2", *TINY, *EVERY]
+
+
+def kill_after_a_checkpoint(command, last, since: float = 0.0) -> None:
+    """Start the command and SIGKILL it as soon as last.pt is (re)written after `since`."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **ONE_THREAD})
+    deadline = time.time() + 120
+    while not (last.exists() and last.stat().st_mtime > since):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_killed_and_resumed_run_ends_with_the_same_report(dataset, tmp_path):
+    reference = train_tiny(dataset, tmp_path / "reference", *EVERY, epochs=EPOCHS)
+
+    run = tmp_path / "killed"
+    kill_after_a_checkpoint(train_command(dataset, run), run / "last.pt")
+    progress = torch.load(run / "last.pt", weights_only=True)["train"]["progress"]
+    assert (progress["epoch"], progress["step"]) == (0, 2)  # killed inside the first epoch
+    # Killed a second time, now while running from a resumed state.
+    kill_after_a_checkpoint([sys.executable, "-m", "bilm.train", "--out", str(run), "--resume"], run / "last.pt",
+                            since=(run / "last.pt").stat().st_mtime)
+    assert main(["--out", str(run), "--resume", "--no-progress"]) == 0
+
+    assert json.loads((run / "report.json").read_text()) == json.loads((reference / "report.json").read_text())
+    assert without_timings(metrics_rows(run)) == without_timings(metrics_rows(reference))
+    final, expected = (torch.load(r / "last.pt", weights_only=True)["model"] for r in (run, reference))
+    assert all(torch.equal(final[k], expected[k]) for k in expected)
+
+
+def test_resuming_a_finished_run_rewrites_the_same_report(dataset, tmp_path):
+    run = train_tiny(dataset, tmp_path / "done", epochs=1)
+    report = (run / "report.json").read_text()
+    (run / "report.json").unlink()
+    assert main(["--out", str(run), "--resume", "--no-progress"]) == 0
+    assert (run / "report.json").read_text() == report
+    assert len(metrics_rows(run)) == 1
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, capsys):
+    run = tmp_path / "nan"
+    # Adam moves every weight by ~lr on the first step: 1e30 overflows the second forward pass.
+    code = main(["--data", str(dataset), "--out", str(run), *TINY, "--lr", "1e30", "--checkpoint-every", "1"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "NaN or infinite at epoch 1, step 2" in err and "Traceback" not in err
+    last = torch.load(run / "last.pt", weights_only=True)
+    assert last["train"]["progress"]["step"] == 1
+    assert all(torch.isfinite(t).all() for t in last["model"].values() if t.is_floating_point())
+    assert not (run / "report.json").exists()
