@@ -1,0 +1,159 @@
+"""The accuracy study: train the ablation variants over several seeds and tabulate them.
+
+    python -m bilm.experiments --data "UCI HAR Dataset" --out runs/accuracy
+
+Each run is an ordinary `python -m bilm.train` in its own folder (RUN/<variant>/seed-<S>), so
+every number in the table can be traced to a run folder, re-evaluated and plotted. A run that
+already has a report.json is read, not retrained; one that has only last.pt is resumed: an
+interrupted study continues where it stopped. Model selection inside each run uses its
+validation subjects only; the test split is read once per run, by the trainer, at the end.
+
+It writes RUN/results.json (every run) and RUN/results.md (mean +- std per variant, with the
+published anchors), and prints the markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bilm import cli
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    preset: str
+    overrides: tuple[str, ...] = ()
+
+
+VARIANTS = (
+    Variant("seed", "seed preset (the notebook)", "seed"),
+    Variant("default", "default preset", "default"),
+    Variant("no-biomech", "default without the biomechanical loss", "default", ("w_biomech=0",)),
+    Variant("no-vae", "default without KL and reconstruction (plain classifier)", "default",
+            ("w_recon=0", "w_kl=0")),
+    Variant("noise-seq", "default with the noise sequence instead of the temporal one", "default",
+            ("latent_sequence=noise",)),
+)
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+
+# Published results on the same official split (21 training / 9 test subjects).
+ANCHORS = (
+    ("SVM on the 561 hand-made features (Anguita et al. 2013)", "~96%"),
+    ("LSTM-CNN hybrids", "~96%"),
+    ("1-D CNN on the raw signals (Ronao & Cho 2016)", "~94.8%"),
+    ("LSTM", "~91-92%"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bilm.experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
+    parser.add_argument("--out", default="runs/accuracy", metavar="DIR", help="the study folder")
+    parser.add_argument("--variants", nargs="+", choices=VARIANT_NAMES, default=list(VARIANT_NAMES))
+    parser.add_argument("--default-seeds", type=int, default=5, metavar="N", help="seeds of the default preset")
+    parser.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds of every other variant")
+    parser.add_argument("--device", default="cpu", help=cli.DEVICE_HELP)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="an override for every run, e.g. --set epochs=5 for a quick look")
+    return parser
+
+
+def seeds_for(variant: Variant, args: argparse.Namespace) -> range:
+    return range(args.default_seeds if variant.name == "default" else args.seeds)
+
+
+def train_command(variant: Variant, seed: int, run_dir: Path, args: argparse.Namespace) -> list[str]:
+    cmd = [sys.executable, "-m", "bilm.train", "--out", str(run_dir), "--device", args.device, "--no-progress"]
+    if (run_dir / "last.pt").exists():
+        return cmd + ["--resume"] + (["--data", args.data] if args.data else [])
+    cmd += ["--preset", variant.preset, "--seed", str(seed)]
+    for override in (*variant.overrides, *args.overrides):
+        cmd += ["--set", override]
+    return cmd + (["--data", args.data] if args.data else [])
+
+
+def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or resume, or just read) one run and return its row."""
+    run_dir = Path(args.out) / variant.name / f"seed-{seed}"
+    if not (run_dir / "report.json").exists():
+        print(f"[{variant.name} seed {seed}] training in {run_dir}", flush=True)
+        started = time.perf_counter()
+        subprocess.run(train_command(variant, seed, run_dir, args), check=True)
+        print(f"[{variant.name} seed {seed}] done in {time.perf_counter() - started:.0f} s", flush=True)
+    return read_run(variant, seed, run_dir)
+
+
+def read_run(variant: Variant, seed: int, run_dir: Path) -> dict[str, Any]:
+    report = json.loads((run_dir / "report.json").read_text())
+    epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    return {
+        "variant": variant.name, "seed": seed, "run_dir": str(run_dir),
+        "test_accuracy": report["test_accuracy"], "test_macro_f1": report["test_macro_f1"],
+        "best_epoch": report["best_epoch"], "epochs": len(epochs),
+        "train_seconds": sum(e["train_seconds"] for e in epochs),
+    }
+
+
+def mean_std(values: list[float]) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.2f} ± {100 * std:.2f}"
+
+
+def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        f"Accuracy study, {datetime.now(timezone.utc):%Y-%m-%d}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, device {args.device}; data: {args.data or 'cached UCI HAR'}",
+        "",
+        "| variant | runs | test accuracy (%) | test macro-F1 (%) | mean train time (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for variant in VARIANTS:
+        mine = [r for r in rows if r["variant"] == variant.name]
+        if mine:
+            lines.append(
+                f"| {variant.description} | {len(mine)} | {mean_std([r['test_accuracy'] for r in mine])} | "
+                f"{mean_std([r['test_macro_f1'] for r in mine])} | "
+                f"{statistics.mean(r['train_seconds'] for r in mine):.0f} |")
+    lines += ["", "| published anchor, same split | test accuracy |", "|---|---:|"]
+    lines += [f"| {name} | {acc} |" for name, acc in ANCHORS]
+    return "\n".join(lines) + "\n"
+
+
+def study(args: argparse.Namespace) -> int:
+    if args.default_seeds < 1 or args.seeds < 1:
+        raise cli.UsageError("--default-seeds and --seeds must be >= 1")
+    cli.check_data_path(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = [v for v in VARIANTS if v.name in args.variants]
+    try:
+        rows = [run_one(v, seed, args) for v in chosen for seed in seeds_for(v, args)]
+    except subprocess.CalledProcessError as e:
+        raise cli.CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    table = markdown(rows, args)
+    (out / "results.md").write_text(table)
+    print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run("bilm-experiments", build_parser(), study, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
