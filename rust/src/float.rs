@@ -1,11 +1,11 @@
 //! Number parsing that agrees bit for bit with `np.loadtxt` (i.e. Python's `float()`).
 //!
 //! Two tiers:
-//! * The fixed `d.ddddddde±ddd` layout every UCI HAR number has ([`fixed_prefix`], and
-//!   [`uci_field`] for a whole 16-byte field). Eight significant digits fit an integer `m`
-//!   exactly, and for `|exp - 7| <= 22` the power of ten is exact in f64 too, so
-//!   `m * 10^(exp-7)` (or `m / 10^(7-exp)`) is one correctly rounded IEEE operation --
-//!   Clinger's fast path, exact by construction.
+//! * The fixed `d.ddddddde±ddd` layout every UCI HAR number has ([`fixed_prefix`],
+//!   [`uci_field`] for a whole 16-byte field, [`uci_row`] for a row of them), parsed by
+//!   [`field`]: eight significant digits fit an integer `m` exactly, and for `|exp - 7| <= 22`
+//!   the power of ten is exact in f64 too, so `m * 10^(exp-7)` (or `m / 10^(7-exp)`) is one
+//!   correctly rounded IEEE operation -- Clinger's fast path, exact by construction.
 //! * [`parse`]: anything else goes to `str::parse::<f64>`, which is correctly rounded and
 //!   accepts the same syntax as Python's `float()` for ASCII input: optional sign, `1e5`,
 //!   `.5`, `5.`, `inf`/`infinity`/`nan` in any case, overflow to `inf`, underflow to 0.
@@ -13,37 +13,33 @@
 //! float32 output is produced by rounding the f64 (see [`Sample`]), which is what
 //! `np.loadtxt(path).astype(np.float32)` does; parsing straight to f32 would differ in rare
 //! double-rounding cases.
+use crate::field;
 
-/// Largest power of ten that is exact in f64 (5^22 < 2^53).
-const MAX_EXACT_POWER: usize = 22;
-
-/// `value = m * UP[i] / DOWN[i]` for `i = power + 22`: one of the two factors is 1, the other
-/// an exact power of ten, so exactly one rounding happens whatever the sign of `power`.
-const UP: [f64; 2 * MAX_EXACT_POWER + 1] = scale_table(true);
-const DOWN: [f64; 2 * MAX_EXACT_POWER + 1] = scale_table(false);
-
-const fn scale_table(up: bool) -> [f64; 2 * MAX_EXACT_POWER + 1] {
-    let mut table = [1.0; 2 * MAX_EXACT_POWER + 1];
-    let mut power = 1;
-    let mut ten_to_power = 1.0;
-    while power <= MAX_EXACT_POWER {
-        ten_to_power *= 10.0; // exact up to 1e22
-        let index = if up {
-            MAX_EXACT_POWER + power
-        } else {
-            MAX_EXACT_POWER - power
-        };
-        table[index] = ten_to_power;
-        power += 1;
-    }
-    table
-}
+/// Width of a UCI field: `d.ddddddde±ddd` right-aligned in 16 characters.
+pub const FIELD_LEN: usize = field::LEN;
 
 /// Length of the fixed layout without a sign: `d.ddddddde±ddd`.
 const FIXED_LEN: usize = 14;
 
-/// Width of a UCI field: the fixed layout right-aligned in 16 characters.
-pub const FIELD_LEN: usize = 16;
+/// Parse one 16-byte UCI field: a blank, then a blank or a sign, then `d.ddddddde±ddd`
+/// (`  1.8085150e-004`, ` -1.1474840e-003`) with an exponent of -15..=29 (see [`field`]).
+/// Returns `(ok, value)`; the value is garbage when `ok` is false.
+#[inline]
+pub fn uci_field(bytes: &[u8; FIELD_LEN]) -> (bool, f64) {
+    let mut checks = field::Checks::default();
+    let value = field::parse(bytes, &mut checks);
+    (checks.ok(), value)
+}
+
+/// Parse `out.len()` consecutive UCI fields (see [`uci_field`]) from the start of `bytes`
+/// into `out`. Returns false, leaving garbage in `out`, if `bytes` is too short or any field
+/// is not in that layout; the caller then parses the row some other way.
+#[inline]
+pub fn uci_row<T: Sample>(bytes: &[u8], out: &mut [T]) -> bool {
+    bytes
+        .get(..FIELD_LEN * out.len())
+        .is_some_and(|fields| field::parse_row(fields, out))
+}
 
 /// Parse the fixed `[±]d.ddddddde±ddd` layout at the start of `bytes`.
 ///
@@ -53,78 +49,14 @@ pub const FIELD_LEN: usize = 16;
 #[inline]
 pub fn fixed_prefix(bytes: &[u8]) -> Option<(f64, usize)> {
     let first = *bytes.first()?;
-    let negative = first == b'-';
-    let sign_len = usize::from(negative || first == b'+');
-    let body = bytes.get(sign_len..sign_len + FIXED_LEN)?.try_into().ok()?;
-    let (ok, magnitude) = fixed_body(body);
-    ok.then(|| (with_sign(magnitude, negative), sign_len + FIXED_LEN))
-}
-
-/// Parse one 16-byte UCI field: a blank, then a blank or a sign, then `d.ddddddde±ddd`
-/// (`  1.8085150e-004`, ` -1.1474840e-003`). Returns `(ok, value)`; the value is garbage
-/// when `ok` is false.
-///
-/// Branch-free on purpose: signs vary from value to value, and a mispredicted branch per
-/// value costs more than the parsing. A caller checks `ok` once per row and re-parses that
-/// row with the general parser if any field was not in this layout.
-#[inline(always)]
-pub fn uci_field(field: &[u8; FIELD_LEN]) -> (bool, f64) {
-    let sign = field[1];
-    let body = field[2..].try_into().unwrap_or(&[0; FIXED_LEN]);
-    let (ok, magnitude) = fixed_body(body);
-    let ok = ok & (field[0] == b' ') & ((sign == b' ') | (sign == b'-') | (sign == b'+'));
-    (
-        ok,
-        f64::from_bits(magnitude.to_bits() | (u64::from(minus_bit(sign)) << 63)),
-    )
-}
-
-/// 1 for '-', 0 for '+' and ' ' (bit 2 of their codes). Reading a sign with bit operations
-/// instead of a comparison keeps the compiler from turning it into a mispredicted branch.
-#[inline(always)]
-fn minus_bit(sign: u8) -> u8 {
-    (sign >> 2) & 1
-}
-
-/// `d.ddddddde±ddd` to `(ok, magnitude)`, without branches.
-#[inline(always)]
-fn fixed_body(t: &[u8; FIXED_LEN]) -> (bool, f64) {
-    let exponent_sign = t[10];
-    let mut ok = (t[1] == b'.')
-        & ((t[9] | 0x20) == b'e')
-        & ((exponent_sign == b'+') | (exponent_sign == b'-'));
-    // The eight significant digits are t[0] and t[2..9]: load t[1..9] and put t[0] where the
-    // '.' was, so the first digit is the lowest byte.
-    let mantissa = (u64::from_le_bytes(*first_n(&t[1..])) & !0xFF) | u64::from(t[0]);
-    // The three exponent digits t[11..14], first digit in the lowest byte.
-    let exponent = u32::from_le_bytes(*first_n(&t[10..])) >> 8;
-    ok &= all_digits(mantissa)
-        & ((exponent & 0xF0F0F0) == 0x303030)
-        & ((exponent + 0x060606) & 0xF0F0F0 == 0x303030);
-    let e = exponent.wrapping_sub(0x303030);
-    let exponent = ((e & 0xFF) * 100 + ((e >> 8) & 0xFF) * 10 + (e >> 16)) as i32;
-    // Two's complement negation by a mask of all ones (for '-') or zeros.
-    let negate = -i32::from(minus_bit(exponent_sign));
-    let power = ((exponent ^ negate) - negate) - 7;
-    let index = power + MAX_EXACT_POWER as i32;
-    ok &= (0..=2 * MAX_EXACT_POWER as i32).contains(&index);
-    let index = index.clamp(0, 2 * MAX_EXACT_POWER as i32) as usize;
-    (
-        ok,
-        f64::from(digits_value(mantissa)) * UP[index] / DOWN[index],
-    )
-}
-
-/// The first `N` bytes of a slice known to be long enough.
-#[inline(always)]
-fn first_n<const N: usize>(bytes: &[u8]) -> &[u8; N] {
-    bytes.first_chunk().unwrap_or(&[0; N])
-}
-
-/// Setting the sign bit is exact negation (and gives -0.0 for "-0.0000000e+000").
-#[inline(always)]
-fn with_sign(magnitude: f64, negative: bool) -> f64 {
-    f64::from_bits(magnitude.to_bits() | (u64::from(negative) << 63))
+    let sign_len = usize::from(first == b'-' || first == b'+');
+    let body = bytes.get(sign_len..sign_len + FIXED_LEN)?;
+    // As a UCI field, so that there is one source of truth for the value.
+    let mut padded = [b' '; FIELD_LEN];
+    padded[FIELD_LEN - FIXED_LEN - 1] = if sign_len == 1 { first } else { b' ' };
+    padded[FIELD_LEN - FIXED_LEN..].copy_from_slice(body);
+    let (ok, value) = uci_field(&padded);
+    ok.then_some((value, sign_len + FIXED_LEN))
 }
 
 /// Parse one whole token (no surrounding blanks) the way Python's `float()` does.
@@ -134,31 +66,6 @@ pub fn parse(token: &[u8]) -> Option<f64> {
         Some((value, len)) if len == token.len() => Some(value),
         _ => std::str::from_utf8(token).ok()?.parse().ok(),
     }
-}
-
-const ZEROS: u64 = 0x3030_3030_3030_3030;
-
-/// Whether all eight bytes are ASCII digits: high nibble 3, and adding 6 does not leave it.
-/// (A byte with high nibble 3 is at most 0x3F, so the addition cannot carry between bytes.)
-#[inline(always)]
-fn all_digits(word: u64) -> bool {
-    let high = word & 0xF0F0_F0F0_F0F0_F0F0;
-    let carried = word.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
-    (high == ZEROS) & (carried == ZEROS)
-}
-
-/// The value of eight ASCII digits packed little-endian (first digit in the lowest byte).
-/// SWAR: three multiplies instead of eight steps. Garbage (but no panic) for non-digits.
-#[inline(always)]
-fn digits_value(word: u64) -> u32 {
-    let mut v = word.wrapping_sub(ZEROS);
-    v = v.wrapping_mul(10).wrapping_add(v >> 8); // pairs of digits
-    let mask = 0x0000_00FF_0000_00FF;
-    let mul_hi = 100 + (1_000_000 << 32);
-    let mul_lo = 1 + (10_000 << 32);
-    v = ((v & mask).wrapping_mul(mul_hi)).wrapping_add(((v >> 16) & mask).wrapping_mul(mul_lo))
-        >> 32;
-    v as u32
 }
 
 /// Output element type: the value is always parsed to f64 first, then rounded.

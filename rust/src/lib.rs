@@ -5,6 +5,8 @@
 //! [`float`] (number parsing), [`matrix`] (text to matrix), [`uci`] (dataset layout),
 //! [`window`] (sliding windows) and [`threads`] (the thread pool).
 pub mod error;
+mod field;
+mod fixed;
 pub mod float;
 pub mod matrix;
 pub mod threads;

@@ -1,6 +1,11 @@
 //! Whitespace-separated numeric text to a row-major matrix, like `np.loadtxt(path)`.
 //!
-//! Two passes over line-aligned chunks of the text, both parallel with rayon:
+//! A text in UCI's fixed layout goes through [`crate::fixed`] (no scan; a file is read in
+//! blocks, not whole). Anything else, and any text that path declines, goes through the
+//! general parser here, which also finds and reports every error.
+//!
+//! The general parser makes two passes over line-aligned chunks of the text, both parallel
+//! with rayon:
 //! [`scan`] counts the data rows of every chunk (cheap: it only looks for the first
 //! non-blank byte of each line), so each chunk knows the index of its first row;
 //! [`parse_into`] then parses every chunk straight into its rows of the output.
@@ -9,7 +14,8 @@
 //! blanks (space, tab, vertical tab, form feed, 0x1C-0x1F); lines end in `\n`, `\r\n` or a
 //! lone `\r`; lines that are empty or only blanks are skipped; `#` starts a comment that runs
 //! to the end of the line; the last line needs no line break.
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::Path;
@@ -18,6 +24,7 @@ use memchr::memchr2;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::fixed;
 use crate::float::{self, Sample, FIELD_LEN};
 
 /// Chunks smaller than this are not worth a task of their own.
@@ -74,6 +81,29 @@ impl ParseError {
 /// Read a whole file, mapping failures to errors that name it.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Open a file, mapping failures to errors that name it.
+pub fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io(path, e))
+}
+
+/// Read the rest of an open file (all of it, if only `pread` has been used on it), like
+/// [`read_file`]. Reusing the open file keeps a pipe or a file replaced meanwhile from being
+/// opened a second time after the fixed-layout path declined it.
+pub fn read_open(mut file: &File, path: &Path) -> Result<Vec<u8>> {
+    let mut text = Vec::new();
+    let size = file.metadata().map_or(0, |m| m.len());
+    text.try_reserve_exact(usize::try_from(size).unwrap_or(0))
+        .map_err(|e| {
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::OutOfMemory, e),
+            )
+        })?;
+    file.read_to_end(&mut text)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(text)
 }
 
 /// Lines of `text` as (offset of the line, line without its break).
@@ -241,6 +271,13 @@ pub struct Matrix<T> {
 
 /// Parse `text` into a new row-major matrix (see [`scan`] for `cols`).
 pub fn parse_matrix<T: Sample>(text: &[u8], cols: Option<usize>) -> Result<Matrix<T>, ParseError> {
+    let fixed = fixed::Layout::detect(text, text.len(), cols)
+        .and_then(|layout| Matrix::fill(&layout, |dest| layout.parse_text(text, dest)));
+    fixed.map_or_else(|| parse_general(text, cols), Ok)
+}
+
+/// [`parse_matrix`] without the fixed-layout fast path: the parser that finds every error.
+fn parse_general<T: Sample>(text: &[u8], cols: Option<usize>) -> Result<Matrix<T>, ParseError> {
     let layout = scan(text, cols)?;
     let mut data = vec![T::default(); layout.rows * layout.cols];
     parse_into(text, &layout, Rows::matrix(&mut data, layout.cols))?;
@@ -251,10 +288,28 @@ pub fn parse_matrix<T: Sample>(text: &[u8], cols: Option<usize>) -> Result<Matri
     })
 }
 
+impl<T: Sample> Matrix<T> {
+    /// A matrix of the shape of `layout`, if `parse` fills it.
+    fn fill(layout: &fixed::Layout, parse: impl FnOnce(&Rows<'_, T>) -> bool) -> Option<Self> {
+        let mut data = vec![T::default(); layout.rows * layout.cols];
+        parse(&Rows::matrix(&mut data, layout.cols)).then_some(Matrix {
+            data,
+            rows: layout.rows,
+            cols: layout.cols,
+        })
+    }
+}
+
 /// Read and parse a whole file, like `np.loadtxt(path, ndmin=2)`.
 pub fn read_matrix<T: Sample>(path: &Path) -> Result<Matrix<T>> {
-    let text = read_file(path)?;
-    parse_matrix(&text, None).map_err(|e| e.in_file(path, &text))
+    let file = open(path)?;
+    let fixed = fixed::Layout::of_file(&file, None)
+        .and_then(|layout| Matrix::fill(&layout, |dest| layout.read_file(&file, dest)));
+    if let Some(matrix) = fixed {
+        return Ok(matrix);
+    }
+    let text = read_open(&file, path)?;
+    parse_general(&text, None).map_err(|e| e.in_file(path, &text))
 }
 
 /// Number of values on a line (tokens before any comment).
@@ -290,14 +345,7 @@ fn parse_line<T: Sample>(text: &[u8], start: usize, out: &mut [T]) -> Result<usi
 /// (then `out` holds garbage and the caller re-parses the row).
 #[inline]
 fn uci_fields<T: Sample>(bytes: &[u8], out: &mut [T]) -> Option<usize> {
-    let len = FIELD_LEN * out.len();
-    let mut all_ok = true;
-    for (field, slot) in bytes.get(..len)?.chunks_exact(FIELD_LEN).zip(out) {
-        let (ok, value) = float::uci_field(field.try_into().unwrap_or(&[0; FIELD_LEN]));
-        all_ok &= ok;
-        *slot = T::from_f64(value);
-    }
-    all_ok.then_some(len)
+    float::uci_row(bytes, out).then_some(FIELD_LEN * out.len())
 }
 
 /// General path: parse the values of the line at `text[pos..]` into `out`, which must receive exactly
@@ -400,12 +448,20 @@ impl<'a, T> Rows<'a, T> {
             .collect()
     }
 
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
     /// Row `r`, or `None` past the end.
     ///
     /// # Safety
     /// The caller must not hold two references to the same row at once.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn row(&self, r: usize) -> Option<&mut [T]> {
+    pub(crate) unsafe fn row(&self, r: usize) -> Option<&mut [T]> {
         // In bounds: (r * stride + offset + cols) <= rows * stride <= buf.len().
         (r < self.rows).then(|| unsafe {
             std::slice::from_raw_parts_mut(self.ptr.add(r * self.stride + self.offset), self.cols)
@@ -495,6 +551,83 @@ mod tests {
         assert_eq!(
             buf,
             [1., 2., 11., 12., 21., 22., 3., 4., 13., 14., 23., 24.]
+        );
+    }
+
+    /// What the general parser alone says: the reference for the fixed-layout fast path.
+    fn general(text: &str) -> Result<Matrix<f64>, ParseError> {
+        parse_general(text.as_bytes(), None)
+    }
+
+    #[test]
+    fn fixed_layout_gives_what_the_general_parser_gives() {
+        let row = "  1.8085150e-004 -1.1474840e-003  9.2755740e-003";
+        for line_break in ["\r\n", "\n"] {
+            let line = row.len() + line_break.len();
+            let text = format!("{row}{line_break}").repeat(50_000); // several pieces
+            let m = parse(&text).unwrap();
+            assert_eq!((m.rows, m.cols), (50_000, 3));
+            assert_eq!(m.data, general(&text).unwrap().data);
+
+            let mut edits: Vec<(&str, String)> = Vec::new();
+            let mut bad = text.clone();
+            bad.replace_range(line * 30_000 + 20..line * 30_000 + 21, "x");
+            edits.push(("a bad byte mid-row", bad));
+            let mut short = text.clone();
+            short.truncate(text.len() - line_break.len() - 16);
+            edits.push(("a short last line", short));
+            edits.push((
+                "no final line break",
+                text[..text.len() - line_break.len()].into(),
+            ));
+            let mut other = text.clone();
+            other.replace_range(line * 20_000 + 1..line * 20_000 + 2, "+");
+            edits.push(("a '+' sign", other));
+            let mut wide = text.clone();
+            wide.replace_range(line * 40_000 + 12..line * 40_000 + 16, "e+30");
+            edits.push(("an exponent outside the fast path", wide));
+            let mut split = text.clone();
+            split.replace_range(line * 10_000 + 16..line * 10_000 + 17, "\n");
+            edits.push(("a line break inside a row", split));
+            for (what, text) in edits {
+                match (parse(&text), general(&text)) {
+                    (Ok(fast), Ok(slow)) => {
+                        assert_eq!((fast.rows, fast.cols), (slow.rows, slow.cols), "{what}");
+                        let bits = |m: &Matrix<f64>| {
+                            m.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                        };
+                        assert_eq!(bits(&fast), bits(&slow), "{what}");
+                    }
+                    (fast, slow) => assert_eq!(fast.err(), slow.err(), "{what}"),
+                }
+            }
+            let mut bad = text.clone();
+            bad.replace_range(line * 30_000 + 20..line * 30_000 + 21, "x");
+            assert_eq!(
+                error_line(&bad),
+                (30_001, "\"-1.x474840e-003\" is not a number".into())
+            );
+        }
+    }
+
+    #[test]
+    fn read_matrix_falls_back_with_the_same_error() {
+        let row = "  1.8085150e-004 -1.1474840e-003\r\n";
+        let mut text = row.repeat(1000);
+        let path = std::env::temp_dir().join(format!("bilm-matrix-{}.txt", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let m = read_matrix::<f32>(&path).unwrap();
+        assert_eq!((m.rows, m.cols), (1000, 2));
+        text.replace_range(row.len() * 700 + 5..row.len() * 700 + 6, "?");
+        std::fs::write(&path, &text).unwrap();
+        let e = read_matrix::<f32>(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            e,
+            format!(
+                "{}, line 701: \"1.8?85150e-004\" is not a number",
+                path.display()
+            )
         );
     }
 

@@ -6,10 +6,13 @@
 //! A call that asks for a different size replaces the cached pool.
 //!
 //! Fork safety: `fork()` copies only the calling thread, so in a child (e.g. a PyTorch
-//! DataLoader worker) the parent's pool has no workers and using it would hang. The pool is
-//! tagged with the id of the process that built it; a call in a different process leaks the
-//! stale pool (it owns nothing usable in the child) and builds a fresh one.
+//! DataLoader worker) the parent's pool has no workers and using it would hang, and the lock
+//! of the pool cache may have been held by another thread of the parent at the moment of the
+//! fork, so it stays locked forever in the child. Hence the cache, lock included, belongs to
+//! one process: a call in a different process leaks the stale one (it owns nothing usable in
+//! the child, and touching its lock could block) and starts a fresh one.
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -19,12 +22,45 @@ use crate::error::{Error, Result};
 pub const ENV_VAR: &str = "BILM_NUM_THREADS";
 
 struct Cached {
-    pid: u32,
     threads: usize,
     pool: Arc<ThreadPool>,
 }
 
-static POOL: Mutex<Option<Cached>> = Mutex::new(None);
+/// The pool cache of the process `pid`.
+struct Cache {
+    pid: u32,
+    pool: Mutex<Option<Cached>>,
+}
+
+/// The current process's [`Cache`], leaked so that it lives as long as the process (a fork's
+/// child replaces it with its own and never frees the parent's).
+static CACHE: AtomicPtr<Cache> = AtomicPtr::new(std::ptr::null_mut());
+
+/// This process's cache, made on first use in the process. Reading the pid needs no lock,
+/// so a child never waits on a lock it inherited.
+fn cache() -> &'static Cache {
+    let pid = std::process::id();
+    let mut current = CACHE.load(Ordering::Acquire);
+    loop {
+        // SAFETY: non-null pointers in CACHE come from Box::leak and are never freed.
+        if let Some(cache) = unsafe { current.as_ref() }.filter(|c| c.pid == pid) {
+            return cache;
+        }
+        let fresh = Box::leak(Box::new(Cache {
+            pid,
+            pool: Mutex::new(None),
+        }));
+        match CACHE.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return fresh,
+            Err(other) => {
+                // Another thread of this process got there first: use its cache.
+                // SAFETY: `fresh` was leaked above and never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                current = other;
+            }
+        }
+    }
+}
 
 /// Run `work` on the pool (see the module docs for how its size is chosen).
 pub fn run<R: Send>(
@@ -53,19 +89,11 @@ fn thread_count(num_threads: Option<NonZeroUsize>) -> Result<usize> {
 }
 
 fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
-    let pid = std::process::id();
-    let mut cached = POOL.lock().unwrap_or_else(PoisonError::into_inner);
-    match cached.take() {
-        Some(c) if c.pid == pid && c.threads == threads => {
-            let pool = Arc::clone(&c.pool);
-            *cached = Some(c);
-            return Ok(pool);
-        }
-        // Built before a fork: its workers do not exist here, so do not touch it at all.
-        Some(c) if c.pid != pid => std::mem::forget(c),
-        // Another size in this process: dropped once running calls release it.
-        _ => {}
+    let mut cached = cache().pool.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(c) = cached.as_ref().filter(|c| c.threads == threads) {
+        return Ok(Arc::clone(&c.pool));
     }
+    // A pool of another size is replaced below, and dropped once running calls release it.
     let pool = ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("bilm-fast-{i}"))
@@ -73,7 +101,6 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
         .map(Arc::new)
         .map_err(|e| Error::Runtime(format!("cannot start {threads} threads: {e}")))?;
     *cached = Some(Cached {
-        pid,
         threads,
         pool: Arc::clone(&pool),
     });

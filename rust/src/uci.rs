@@ -1,13 +1,16 @@
 //! The UCI HAR layout: which files make a split, and how they stack into (N, 9, 128).
 //!
 //! Each of the 9 "Inertial Signals" files is an (N, 128) matrix; channel `c` is parsed
-//! straight into `x[:, c, :]` of the final array, all channels in parallel, so the only
-//! memory besides the outputs is the text of the files being parsed at the moment.
+//! straight into `x[:, c, :]` of the final array, all channels (and pieces of each) in
+//! parallel. In the fixed layout of the real files the only memory besides the outputs is a
+//! small read buffer per thread (see [`crate::fixed`]); a file the fast path declines is
+//! read whole and parsed by the general parser.
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::fixed;
 use crate::float::Sample;
 use crate::matrix::{self, Rows};
 
@@ -108,9 +111,17 @@ pub fn load<T: Sample>(root: &Path, split: &str) -> Result<Split<T>> {
     })
 }
 
-/// Parse one (n, 128) signal file into its channel of the output.
+/// Parse one (n, 128) signal file into its channel of the output: by the fixed-layout fast
+/// path if it applies and the file has `n` rows, else (also to report any problem exactly)
+/// by the general parser.
 fn read_channel<T: Sample>(path: &Path, dest: Rows<'_, T>, n: usize, labels: &Path) -> Result<()> {
-    let text = matrix::read_file(path)?;
+    let file = matrix::open(path)?;
+    if fixed::Layout::of_file(&file, Some(STEPS))
+        .is_some_and(|layout| layout.rows == n && layout.read_file(&file, &dest))
+    {
+        return Ok(());
+    }
+    let text = matrix::read_open(&file, path)?;
     let layout = matrix::scan(&text, Some(STEPS)).map_err(|e| e.in_file(path, &text))?;
     if layout.rows != n {
         return Err(Error::Shape(format!(
