@@ -360,6 +360,14 @@ def test_rich_window_stats_are_normalised_before_the_classifier():
         torch.testing.assert_close(out.logits, model.classifier(torch.cat([out.mu, stats], dim=1)))
 
 
+def test_rich_window_stats_train_on_a_single_window():
+    model = BILMClassifier(*NOTEBOOK_ARGS, window_stats="rich").train()
+    x, _ = batch(size=1)
+    before = model.stats_norm.running_mean.clone()
+    assert model(x)[0].shape == (1, 6)
+    assert torch.equal(model.stats_norm.running_mean, before)
+
+
 def test_pooled_features_feed_the_classifier():
     model = BILMClassifier(*NOTEBOOK_ARGS, window_stats="mean", pooled_features=True,
                            base_channels=8).eval()

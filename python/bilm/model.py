@@ -22,9 +22,10 @@ so the same seed gives the same weights. What differs:
   cropped back to it (the notebook's decoder returned 8 * (L // 8) samples);
 * opt-in, all off by default: a "temporal" latent sequence (one latent per 0.16 s step of the
   encoder's feature map, instead of the notebook's z plus noise), classifying mu in training
-  too, the window's per-channel statistics (mean, or mean and std) beside the latent at the
-  classifier's input, the encoder's width and kernel size, the dropout rate, per-joint angle
-  limits, and every limit and weight of the biomechanical loss.
+  too, the window's per-channel statistics (mean; mean and std; or ten "rich" ones) and the
+  time-averaged encoder features beside the latent at the classifier's input, the encoder's
+  width and kernel size, the dropout rate, per-joint angle limits, and every limit and weight
+  of the biomechanical loss.
 """
 
 from __future__ import annotations
@@ -69,6 +70,21 @@ def rich_window_stats(x: Tensor) -> Tensor:
     q = torch.quantile(x, torch.tensor(RICH_QUANTILES, dtype=x.dtype, device=x.device), dim=-1)
     return torch.cat([x.mean(dim=-1), x.std(dim=-1), x.abs().mean(dim=-1),
                       x.amin(dim=-1), x.amax(dim=-1), *q], dim=1)
+
+
+class StatsNorm(nn.BatchNorm1d):
+    """BatchNorm1d over a (B, features) batch that also trains on a batch of one window.
+
+    A trainer's last batch can hold a single window, whose batch variance is undefined; such
+    a batch is normalised with the running statistics, as in eval mode, and leaves them as
+    they are. Any other batch is plain BatchNorm1d (same parameters and state_dict keys).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.shape[0] == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                training=False, eps=self.eps)
+        return super().forward(x)
 
 
 def pooled_length(seq_length: int) -> int:
@@ -319,8 +335,14 @@ class BILMClassifier(nn.Module):
       classifier's input, whose first layer grows by C (or 2C) inputs. For UCI HAR the
       total_acc means are the gravity direction in the phone's frame, which is what tells
       SITTING from STANDING, and the stds the movement intensity; the max-pooled, flattened
-      CNN features carry them only indirectly. The VAE (decoder, KL) and the biomechanical
-      loss are unchanged: they see the latent only.
+      CNN features carry them only indirectly. "rich": the 10 statistics per channel of
+      `rich_window_stats` (10C inputs), through a batch norm (stats_norm) so that their
+      scales match. The VAE (decoder, KL) and the biomechanical loss are unchanged: they see
+      the latent only.
+    * pooled_features: also append the time average of the encoder's last feature map
+      (4 * base_channels inputs): how strongly each learned pattern occurs anywhere in the
+      window, which the latent (a linear map of the flattened, position-bound map) does not
+      single out. Like window_stats, it bypasses the VAE bottleneck into the classifier only.
     * reconstruct=False drops the decoder (x_recon is None): a plain classifier on the same
       encoder, for ablations without the reconstruction and KL terms.
     * biomech: keywords of BiomechanicalConstraintModule (limits, term weights).
@@ -359,7 +381,7 @@ class BILMClassifier(nn.Module):
         num_pooled = 4 * base_channels if pooled_features else 0
         # The rich statistics differ in scale (a min or max is several stds out): a batch norm
         # brings each to unit scale before it meets the latent.
-        self.stats_norm = nn.BatchNorm1d(num_stats) if window_stats == "rich" else None
+        self.stats_norm = StatsNorm(num_stats) if window_stats == "rich" else None
         self.classifier = nn.Sequential(
             nn.Linear(latent_dim + num_stats + num_pooled, hidden_dim),
             nn.ReLU(),
