@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "loader": "bilm.bench.loader",
     "train": "bilm.bench.train",
+    "scale": "bilm.bench.scale",
 }
 
 
