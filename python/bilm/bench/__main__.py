@@ -1,4 +1,4 @@
-"""python -m bilm.bench loader|train [options]: run one benchmark and print its table."""
+"""python -m bilm.bench loader|train|scale [options]: run one benchmark and print its table."""
 
 from __future__ import annotations
 
