@@ -105,9 +105,11 @@ def test_signal_file_rewritten_while_loading(copy):
 def test_big_matrix_truncated_and_regrown_while_reading(tmp_path):
     """Reading a 6 MB file in UCI's fixed layout (which bilm_fast may read in pieces) races a
     writer that truncates it to a random length and writes it back. Whatever moment a read
-    sees, the result is a prefix of the true rows or a ValueError at a line of the file --
-    never values that were not in the file."""
-    row = "".join(uci_field(v) for v in np.linspace(-1, 1, 128)).encode() + b"\r\n"
+    sees, the result is what np.loadtxt gives for some prefix of the file -- down to a first
+    row cut short, or a last number cut inside its digits -- or a ValueError at a line of the
+    file: never values that were not in the file."""
+    fields = [uci_field(v) for v in np.linspace(-1, 1, 128)]
+    row = "".join(fields).encode() + b"\r\n"
     rows = 3000
     content = row * rows
     path = tmp_path / "big.txt"
@@ -129,8 +131,28 @@ def test_big_matrix_truncated_and_regrown_while_reading(tmp_path):
             assert int(message.split(", line ")[1].split(":")[0]) <= rows
         else:
             assert not isinstance(outcome, Exception), repr(outcome)
-            assert outcome.shape[1] == 128 and outcome.shape[0] <= rows
-            np.testing.assert_array_equal(outcome, full[: outcome.shape[0]])
+            assert_prefix_of(outcome, full, fields)
+
+
+def assert_prefix_of(outcome: np.ndarray, full: np.ndarray, fields: list[str]) -> None:
+    """`outcome` parses a prefix of the file whose rows are `fields`: whole rows, then a last
+    row of its first c fields, the last of which may be cut (a shorter number)."""
+    r, c = outcome.shape
+    assert 1 <= r <= full.shape[0] and 1 <= c <= full.shape[1], outcome.shape
+    assert r == 1 or c == full.shape[1], outcome.shape  # only a lone row can be cut short
+    np.testing.assert_array_equal(outcome[: r - 1], full[: r - 1])
+    np.testing.assert_array_equal(outcome[r - 1, : c - 1], full[r - 1, : c - 1])
+    last = fields[c - 1]
+    assert outcome[r - 1, c - 1] in set(prefix_values(last)), (outcome[r - 1, c - 1], last)
+
+
+def prefix_values(text: str):
+    """The numbers that the prefixes of `text` spell (Python's float syntax, as np.loadtxt)."""
+    for end in range(1, len(text) + 1):
+        try:
+            yield float(text[:end])
+        except ValueError:
+            continue
 
 
 def test_file_deleted_and_recreated_while_loading(copy):
