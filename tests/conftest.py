@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from bilm.bench.common import UCI_HAR_ENV, real_uci_har
+
 REPO = Path(__file__).resolve().parent.parent
-# BILM_TEST_UCI_HAR points at a folder holding train/ and test/; the default is the
-# read-only copy laid beside a developer's checkout.
-REAL_UCI_HAR = Path(os.environ.get("BILM_TEST_UCI_HAR", REPO.parent / "shared" / "uci-har" / "UCI HAR Dataset"))
 
 
 @pytest.fixture(scope="session")
 def uci_har_root() -> Path:
-    if not (REAL_UCI_HAR / "train" / "y_train.txt").is_file():
-        pytest.skip(f"real UCI HAR dataset not found at {REAL_UCI_HAR} (set BILM_TEST_UCI_HAR)")
-    return REAL_UCI_HAR
+    """$BILM_UCI_HAR_DIR, else the read-only copy laid beside a developer's checkout."""
+    root = real_uci_har(beside=REPO)
+    if root is None:
+        pytest.skip(f"real UCI HAR dataset not found (set {UCI_HAR_ENV} to a folder holding train/ and test/)")
+    return root

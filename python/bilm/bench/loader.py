@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bilm.bench.common import machine, peak_rss_kib, real_uci_har, reset_peak_rss_kib, usable_cpus
 
 SPLITS = ("train", "test")
 CHANNELS = tuple(f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz")
@@ -49,7 +50,7 @@ def methods() -> list[Method]:
     """The rows of the table, slowest first by expectation. The last one is the reference."""
     import bilm_fast
 
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = usable_cpus()
     return [
         Method("np.loadtxt", lambda root, split: _per_file(root, split, _loadtxt)),
         Method('pandas.read_csv(sep=r"\\s+")', lambda root, split: _per_file(root, split, _read_csv)),
@@ -91,12 +92,6 @@ def _load_both(method: Method, root: Path) -> list[Arrays]:
     return [method.load(root, split) for split in SPLITS]
 
 
-def default_root() -> Path | None:
-    """The real dataset: ``$BILM_UCI_HAR_DIR``, else ``../shared/uci-har/UCI HAR Dataset``."""
-    candidates = [os.environ.get("BILM_UCI_HAR_DIR"), Path.cwd().parent / "shared" / "uci-har" / "UCI HAR Dataset"]
-    return next((Path(c) for c in candidates if c and (Path(c) / "train" / "y_train.txt").is_file()), None)
-
-
 def _peak_memory_mb(name: str, root: Path) -> float:
     """Extra peak resident memory of one load of both splits, in a fresh interpreter."""
     child = subprocess.run(
@@ -114,38 +109,11 @@ def _memory_child(name: str, root: Path) -> None:
     import pandas  # noqa: F401
 
     method = next(m for m in methods() if m.name == name)
-    baseline = _reset_peak_rss_kib()
+    baseline = reset_peak_rss_kib()
     arrays = _load_both(method, root)
-    peak = _peak_rss_kib()
+    peak = peak_rss_kib()
     del arrays
     print(json.dumps({"baseline_kib": baseline, "peak_kib": peak}))
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-
-
-def _reset_peak_rss_kib() -> int:
-    """Current resident memory, with the peak reset to it where Linux allows.
-
-    On Linux, VmHWM is used rather than ru_maxrss: a child started by a big parent can
-    inherit the parent's ru_maxrss across fork and exec, which would hide its own peak.
-    """
-    if not os.path.exists("/proc/self/status"):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset the peak-RSS counter to the current RSS
-    except OSError:
-        return _status_kib("VmHWM")
-    return _status_kib("VmRSS")
-
-
-def _peak_rss_kib() -> int:
-    if not os.path.exists("/proc/self/status"):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return _status_kib("VmHWM")
 
 
 def _same(a: list[Arrays], b: list[Arrays]) -> bool:
@@ -154,17 +122,6 @@ def _same(a: list[Arrays], b: list[Arrays]) -> bool:
         for split_a, split_b in zip(a, b)
         for x, y in zip(split_a, split_b)
     )
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {os.cpu_count()} logical CPUs ({usable} usable), {platform.system()} {platform.release()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bilm-bench-") as scratch:
         # A read-only dataset's cache goes here, not into the user's cache directory.
         os.environ["BILM_DATA_DIR"] = scratch
-        root = args.root or default_root()
+        root = args.root or real_uci_har()
         source = f"`{root}`"
         if root is None:
             from bilm.synth import write_uci_tree
@@ -219,7 +176,7 @@ def _run(root: Path, source: str, repeats: int, memory: bool) -> None:
     base_loadtxt, base_pandas = median[rows[0].name], median[rows[1].name]
     print(f"UCI HAR Inertial Signals, both splits: {text_bytes / 1e6:.0f} MB of text, "
           f"{output_mb:.1f} MiB of output arrays; data: {source}")
-    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}")
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}")
     print(f"Python {platform.python_version()}, numpy {np.__version__}, {_pandas_version()}; "
           f"median of {repeats} rounds; outputs checked identical\n")
     print("| method | median time (ms) | speed-up vs np.loadtxt | vs pandas | peak extra memory (MiB) |")

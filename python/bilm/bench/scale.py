@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bilm.bench.common import machine, usable_cpus
+
 REAL_TRAIN, REAL_TEST = 7352, 2947
 SPLITS = ("train", "test")
 METHODS = ("bilm_fast", "np.loadtxt", "pandas")
@@ -60,19 +62,19 @@ def _child(name: str, root: Path, repeats: int, threads: int) -> None:
     import pandas  # noqa: F401
 
     import bilm_fast  # noqa: F401
-    from bilm.bench.loader import _peak_rss_kib, _reset_peak_rss_kib
+    from bilm.bench.common import peak_rss_kib, reset_peak_rss_kib
 
     load = _loader(name, threads)
     times = []
     baseline = peak = output = 0
     for i in range(repeats):
         if i == 0:
-            baseline = _reset_peak_rss_kib()
+            baseline = reset_peak_rss_kib()
         start = time.perf_counter()
         arrays = [load(root, split) for split in SPLITS]
         times.append(time.perf_counter() - start)
         if i == 0:
-            peak = _peak_rss_kib()
+            peak = peak_rss_kib()
             output = sum(a.nbytes for split in arrays for a in split)
             shapes = [list(split[0].shape) for split in arrays]
         del arrays
@@ -121,16 +123,8 @@ def _warm_page_cache(root: Path) -> None:
                 pass
 
 
-def _machine() -> str:
-    from bilm.bench.loader import _machine as machine
-
-    return machine()
-
-
 def _threads(value: int | None) -> int:
-    if value:
-        return value
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return value or usable_cpus()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +196,7 @@ def _print_table(rows: list, threads: int, repeats: int) -> None:
         pandas_version = f"pandas {pandas.__version__}"
     except ImportError:
         pandas_version = "pandas not installed"
-    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}")
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}")
     print(f"Python {platform.python_version()}, numpy {np.__version__}, {pandas_version}; "
           f"bilm_fast with {threads} threads, median of {repeats} loads; np.loadtxt and pandas: one load. "
           "Both splits, X float32 (N, 9, 128) + y + subject.\n")

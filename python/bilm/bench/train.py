@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from bilm import cli
+from bilm.bench.common import UCI_HAR_ENV, cpu_name, real_uci_har
 from bilm import train as bilm_train
 from bilm.config import BILMConfig, get_preset
 from bilm.data import HARData, UCI_HAR_CLASSES, load_dataset, save_npz
@@ -39,8 +39,6 @@ from bilm.loop import Objective
 from bilm.model import BILMClassifier
 from bilm.splits import validation_split
 
-UCI_ENV = "BILM_UCI_HAR_DIR"
-UCI_BESIDE = Path("..") / "shared" / "uci-har" / "UCI HAR Dataset"
 UCI_TRAIN_WINDOWS = 7352  # the synthetic stand-in has UCI HAR's size and subjects
 UCI_TRAIN_SUBJECTS = 21
 
@@ -101,8 +99,8 @@ def time_bilm(data_path: Path, out: Path, device: str, epochs: int) -> tuple[lis
 
 def bench_data(limit: int | None) -> HARData:
     """Real UCI HAR when found, else random windows of its size; `limit` of its training windows."""
-    root = Path(os.environ.get(UCI_ENV, UCI_BESIDE))
-    if (root / "train").is_dir():
+    root = real_uci_har()
+    if root is not None:
         data = load_dataset(root)
     else:
         rng = np.random.default_rng(0)
@@ -113,7 +111,7 @@ def bench_data(limit: int | None) -> HARData:
 
         data = HARData(windows(n), rng.integers(0, 6, n), windows(64), rng.integers(0, 6, 64),
                        np.sort(rng.integers(1, UCI_TRAIN_SUBJECTS + 1, n)), None, UCI_HAR_CLASSES,
-                       source=f"synthetic, UCI HAR's size (no UCI HAR at {root})")
+                       source=f"synthetic, UCI HAR's size (no real UCI HAR found; set {UCI_HAR_ENV})")
     if limit:  # evenly spread, so every subject keeps some windows
         keep = np.linspace(0, len(data.y_train) - 1, min(limit, len(data.y_train))).astype(np.int64)
         data = HARData(data.X_train[keep], data.y_train[keep], data.X_test, data.y_test,
@@ -126,16 +124,6 @@ def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
     return f"{cpu_name()}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:  # not Linux
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> str:
