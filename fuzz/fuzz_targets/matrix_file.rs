@@ -1,4 +1,4 @@
-//! Fuzz target: matrix::parse_matrix (f32, f64, one or several chunks) and matrix::read_matrix against a reference loadtxt.
+//! Fuzz target: matrix::parse_matrix (f32, f64) and matrix::read_matrix against a reference loadtxt.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -5,7 +5,7 @@ Exactness: every value is bit-identical to ``np.loadtxt(path)`` (float64) and to
 float64 first and then rounded to float32, never parsed to float32 directly.
 
 Accepted text, as ``np.loadtxt`` with its defaults: values separated by runs of blanks
-(space, tab, vertical tab, form feed); lines ending in LF, CRLF or a lone CR; blank lines
+(space, tab, vertical tab, form feed, and the separators 0x1C-0x1F); lines ending in LF, CRLF or a lone CR; blank lines
 and ``#`` comments skipped; no final newline needed. Numbers use Python's ``float()``
 syntax: ``1.8085150e-004``, ``+1.0``, ``1e5``, ``.5``, ``-0.0``, ``inf``, ``nan`` (any case);
 overflow gives ``inf`` like ``np.loadtxt``. Anything else is a ``ValueError`` naming the
@@ -19,7 +19,8 @@ different size is asked for.
 Fork safety: the pool remembers the process that built it. In a child made by ``os.fork()``
 (e.g. a PyTorch ``DataLoader`` worker) the first call builds a new pool instead of using the
 parent's, whose threads do not exist in the child, so loading in workers works and does not
-hang. Do not fork while another thread of the parent is inside a bilm_fast call.
+hang, also when another thread of the parent was inside a bilm_fast call at the fork: each
+process has its own pool lock.
 """
 
 import os
@@ -58,8 +59,9 @@ def load_uci_har(
         ValueError: an unknown split (the message lists the valid ones); malformed text
             (file, line, token); a row without exactly 128 values; signal files, labels
             and subjects with different row counts (files and counts); a label outside
-            1..6 or a subject that is not a whole number (file and line); a bad dtype or
-            ``num_threads < 1``; an invalid ``BILM_NUM_THREADS``.
+            1..6 or a subject that is not a whole number (file and line); a dtype other than
+            float32/float64 or ``num_threads < 1``; an invalid ``BILM_NUM_THREADS``.
+        TypeError: a dtype name numpy does not know.
         OSError: any other failure to read a file.
 
     Example:

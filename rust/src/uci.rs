@@ -92,7 +92,22 @@ pub fn load<T: Sample>(root: &Path, split: &str) -> Result<Split<T>> {
         )));
     }
 
-    let mut x = vec![T::default(); n * CHANNELS.len() * STEPS];
+    // Sized from the label file alone, before any signal is read: a wrong or damaged label
+    // file must give an error, not abort the process on a failed allocation.
+    let too_many = || {
+        Error::Shape(format!(
+            "{} has {n} labels, and {n} windows of {} x {STEPS} values do not fit in memory; \
+             check that it is the split's label file",
+            files.labels.display(),
+            CHANNELS.len()
+        ))
+    };
+    let len = n
+        .checked_mul(CHANNELS.len() * STEPS)
+        .ok_or_else(too_many)?;
+    let mut x = Vec::new();
+    x.try_reserve_exact(len).map_err(|_| too_many())?;
+    x.resize(len, T::default());
     let dests = Rows::interleaved(&mut x, CHANNELS.len(), STEPS);
     let results: Vec<Result<()>> = files
         .signals

@@ -22,7 +22,8 @@ pub fn sliding_windows<T: Copy>(
     };
     let too_big = || {
         Error::InvalidArgument(format!(
-            "{n} windows of {channels} x {size} values do not fit in memory"
+            "{n} windows of {channels} x {size} values do not fit in memory; \
+             use a larger step or a shorter signal"
         ))
     };
     let len = n
