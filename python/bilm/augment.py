@@ -31,16 +31,16 @@ class Augment:
         self.rotation = math.radians(cfg.augment_rotation_deg)
         self.scale = cfg.augment_scale
         self.shift = cfg.augment_shift
+        self.jitter = cfg.augment_jitter
         self.jitter_std = cfg.augment_jitter * channel_std
+        # Plain Python numbers, so deciding what to apply never waits for the GPU.
+        self.enabled = bool(self.rotation or self.scale or self.shift or self.jitter)
         channels = channel_std.shape[1]
         if self.rotation and channels % AXES:
-            raise ValueError(f"augment_rotation_deg needs channels in xyz triples; the data has {channels}")
+            raise ValueError(f"augment_rotation_deg needs channels in xyz triples; the data has {channels} "
+                             "(set augment_rotation_deg=0 for this data)")
         self.generator = torch.Generator(device=channel_std.device)
         self.generator.manual_seed(seed)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.rotation or self.scale or self.shift or self.jitter_std.any())
 
     def __call__(self, x: Tensor) -> Tensor:
         """A randomly transformed copy of the raw batch x (B, C, T)."""
@@ -51,7 +51,7 @@ class Augment:
         if self.shift:
             x = roll_each(x, torch.randint(-self.shift, self.shift + 1, (x.shape[0],),
                                            generator=self.generator, device=x.device))
-        if self.jitter_std.any():
+        if self.jitter:
             x = x + self.jitter_std * self._randn(*x.shape, like=x)
         return x
 

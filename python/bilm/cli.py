@@ -46,10 +46,11 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device("cuda", index)
 
 
-def check_data_path(path: str | None) -> None:
-    """Fail early on a --data path that does not exist (the default dataset is checked later)."""
+def check_data_path(path: str | None, option: str = "--data") -> None:
+    """Fail early on a data path that does not exist (the default dataset is checked later);
+    `option` names the argument as the user typed it."""
     if path is not None and not Path(path).expanduser().exists():
-        raise UsageError(f"--data {path}: no such file or folder")
+        raise UsageError(f"{option} {path}: no such file or folder")
 
 
 def load_data(path: str | None, download: bool = True) -> HARData:

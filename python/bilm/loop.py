@@ -78,7 +78,7 @@ def train_step(objective: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor
 
 @dataclass
 class EpochTotals:
-    """Running sums of the training part of an epoch, on the device until `read`."""
+    """Running sums of the training part of an epoch, on the device until `reduced` is read."""
 
     loss: Tensor  # sum over batches of the batch's mean loss x its size
     correct: Tensor
@@ -147,8 +147,7 @@ class Progress:
 
     epoch: int = 0  # epochs completed
     step: int = 0  # steps of the next epoch completed
-    best_epoch: int = 0  # 1-based epoch of best.pt; 0 before the first validation
-    best_score: float = -math.inf  # its validation macro-F1
+    best_score: float = -math.inf  # validation macro-F1 of best.pt's epoch
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     stopped: bool = False  # early stopping ended the run
     history: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl's rows
@@ -159,7 +158,7 @@ class Progress:
         self.epoch, self.step = row["epoch"], 0
         improved = row["val_macro_f1"] > self.best_score
         if improved:
-            self.best_epoch, self.best_score, self.bad_epochs = row["epoch"], row["val_macro_f1"], 0
+            self.best_score, self.bad_epochs = row["val_macro_f1"], 0
         else:
             self.bad_epochs += 1
         self.stopped = patience > 0 and self.bad_epochs >= patience

@@ -57,7 +57,7 @@ BIOMECH_FIELDS = (
 RICH_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
-def rich_window_stats(x: Tensor) -> Tensor:
+def rich_window_stats(x: Tensor, quantiles: Tensor | None = None) -> Tensor:
     """Per-channel statistics of x (B, C, L) over time, (B, 10 C), grouped by statistic.
 
     Mean (for total_acc: the gravity direction, which tells SITTING from STANDING), std
@@ -66,8 +66,12 @@ def rich_window_stats(x: Tensor) -> Tensor:
     distribution, robust to the peaks; the median posture ignores a brief movement). These are
     the classic hand-crafted HAR features that a max-pooled, flattened CNN map carries only
     indirectly; computed from the model's own input, so deployment stays window -> logits.
+    `quantiles` is RICH_QUANTILES as a tensor on x's device (a model keeps one as a buffer, so
+    that no step copies it from the host).
     """
-    q = torch.quantile(x, torch.tensor(RICH_QUANTILES, dtype=x.dtype, device=x.device), dim=-1)
+    if quantiles is None:
+        quantiles = torch.tensor(RICH_QUANTILES, device=x.device)
+    q = torch.quantile(x, quantiles.to(x.dtype), dim=-1)
     return torch.cat([x.mean(dim=-1), x.std(dim=-1), x.abs().mean(dim=-1),
                       x.amin(dim=-1), x.amax(dim=-1), *q], dim=1)
 
@@ -382,6 +386,9 @@ class BILMClassifier(nn.Module):
         # The rich statistics differ in scale (a min or max is several stds out): a batch norm
         # brings each to unit scale before it meets the latent.
         self.stats_norm = StatsNorm(num_stats) if window_stats == "rich" else None
+        # Not in the state_dict: a constant of the method, not a learned or fitted value.
+        self.register_buffer("rich_quantiles", torch.tensor(RICH_QUANTILES) if window_stats == "rich" else None,
+                             persistent=False)
         self.classifier = nn.Sequential(
             nn.Linear(latent_dim + num_stats + num_pooled, hidden_dim),
             nn.ReLU(),
@@ -445,7 +452,7 @@ class BILMClassifier(nn.Module):
         """The latent, then (opt-in) x's per-channel statistics and the time-averaged features."""
         parts = [latent]
         if self.window_stats == "rich":
-            parts.append(self.stats_norm(rich_window_stats(x)))
+            parts.append(self.stats_norm(rich_window_stats(x, self.rich_quantiles)))
         elif self.window_stats != "none":
             parts.append(x.mean(dim=-1))
             if self.window_stats == "mean_std":

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def predict(args: argparse.Namespace) -> int:
     device = cli.resolve_device(args.device)
-    cli.check_data_path(args.input)
+    cli.check_data_path(args.input, option="INPUT")
     classifier = load_classifier(args.checkpoint, device)
     if args.input.endswith(".npy"):
         X = read_windows(args.input)

@@ -123,7 +123,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[BILMConfig, dict[str, Any], R
     if run.holds_run():
         raise cli.UsageError(f"--out {run.path} already holds a run; add --resume to continue it "
                              "or choose another folder")
-    options = {"data": args.data, "device": args.device, "checkpoint_every": args.checkpoint_every or 0,
+    options = {"data": absolute(args.data), "device": args.device, "checkpoint_every": args.checkpoint_every or 0,
                "compile": bool(args.compile), "amp": args.amp}
     return cfg, options, run
 
@@ -139,9 +139,15 @@ def resume_run(args: argparse.Namespace) -> tuple[BILMConfig, dict[str, Any], Ru
     options = saved["run"]
     if args.data is not None:  # the same data, moved
         cli.check_data_path(args.data)
-        options["data"] = args.data
+        options["data"] = absolute(args.data)
     options["device"] = args.device
     return BILMConfig.from_dict(saved["config"]), options, run
+
+
+def absolute(path: str | None) -> str | None:
+    """The data path as stored in config.json: absolute, so that evaluate and plot find the
+    data from any working directory."""
+    return None if path is None else str(Path(path).expanduser().resolve())
 
 
 def fit_to_data(cfg: BILMConfig, data: HARData) -> BILMConfig:
@@ -204,6 +210,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         raise cli.UsageError(str(e)) from None
     X_train, y_train = to_device(data.X_train[split.train], device), to_device(data.y_train[split.train], device)
     X_val, y_val = to_device(data.X_train[split.val], device), to_device(data.y_train[split.val], device)
+    y_val_np = data.y_train[split.val]  # for the metrics, on the host
     standardize = Standardize.fit(X_train, enabled=cfg.standardize)
     if world.is_main:
         print(f"data: {data.source}: {split.describe()}; {len(data.y_test)} test windows held back", flush=True)
@@ -304,7 +311,6 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         start = time.perf_counter()
         val = evaluate(objective, standardize, X_val, y_val, amp)
         val_pred = val.logits.argmax(dim=1).numpy()
-        y_val_np = data.y_train[split.val]
         row = {
             "epoch": epoch + 1,
             "train_loss": float(sums.loss / sums.count),
