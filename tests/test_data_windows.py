@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -126,3 +128,18 @@ def test_read_npy(tmp_path):
         read_recording(tmp_path / "flat.npy", label="a")
     with pytest.raises(ValueError, match="must be a .csv or a .npy"):
         read_recording(tmp_path / "rec.txt")
+
+
+def test_held_out_subjects_and_recordings_must_exist():
+    def rec(name, subject):
+        labels = np.array(["A"] * 300 + ["B"] * 300)
+        return Recording(name=name, signal=np.zeros((600, 3), np.float32), labels=labels, subject=subject)
+
+    recordings = [rec("one.csv", 1), rec("two.csv", 2)]
+    with pytest.raises(ValueError, match=r"test subjects \[3\] match no recording \(subjects: \[1, 2\]\)"):
+        cut_windows(recordings, test_subjects=[3])
+    with pytest.raises(ValueError, match=r"test recordings .*three.csv.* match no recording"):
+        cut_windows(recordings, test_recordings=["three.csv"])
+    # Relative and absolute spellings of the same recording agree.
+    data = cut_windows(recordings, test_recordings=[str(Path("two.csv").resolve())])
+    assert len(data.y_test) > 0 and len(data.y_train) > 0

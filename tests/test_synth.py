@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.synth import ACTIVITIES, CHANNELS, write_uci_tree
+from bilm.synth import ACTIVITIES, CHANNELS, format_fields, write_uci_tree
 
 FIELD = rb"(?: [ -]\d\.\d{7}e[+-]\d{3})"
 SIGNAL_LINE = re.compile(FIELD + rb"{128}\r\n")
@@ -40,12 +40,27 @@ def test_signal_text_format(tree):
         assert all(SIGNAL_LINE.fullmatch(line) for line in lines), channel
 
 
+def reference_field(v: float) -> str:
+    """`%.7e` with a 3-digit exponent, right-aligned in 16 characters (the UCI files' format)."""
+    mantissa, exponent = f"{v:.7e}".split("e")
+    return f"{mantissa}e{exponent[0]}{int(exponent[1:]):03d}".rjust(16)
+
+
+def test_fields_are_formatted_as_printf_with_a_three_digit_exponent():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        rng.standard_normal(5000) * 10.0 ** rng.integers(-12, 4, 5000),
+        [0.0, -0.0, 1.0, -1.0, 9.9999999e-3, 1e-10, 123.456],
+        np.nextafter(10.0 ** np.arange(-8, 4), 0), 10.0 ** np.arange(-8, 4),
+    ])
+    got = [bytes(row).decode() for row in format_fields(values)]
+    assert got == [reference_field(v) for v in values]
+
+
 def test_values_round_trip_through_the_text(tree):
     # Every field says exactly the value that loadtxt and bilm_fast read back.
     path = tree / "test" / "Inertial Signals" / "body_gyro_z_test.txt"
-    first = path.read_bytes()[:16 * 128].decode()
     values = np.loadtxt(path)
-    assert [f"{float(field):.7e}" for field in first.split()] == [f"{v:.7e}" for v in values[0]]
     x, _, _ = bilm_fast.load_uci_har(tree, "test", dtype="float64")
     np.testing.assert_array_equal(x[:, 5, :], values)
 

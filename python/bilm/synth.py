@@ -153,16 +153,18 @@ def _signals(label: np.ndarray, subject: np.ndarray, traits: _SubjectTraits, rng
 
 def _format_rows(values: np.ndarray) -> np.ndarray:
     """(rows, 128) float64 to the bytes of those rows: 16-byte fields, then CRLF."""
-    fields = _format_fields(values).reshape(len(values), -1)
+    fields = format_fields(values).reshape(len(values), -1)
     crlf = np.broadcast_to(np.frombuffer(b"\r\n", np.uint8), (len(values), 2))
     return np.concatenate([fields, crlf], axis=1)
 
 
-def _format_fields(values: np.ndarray) -> np.ndarray:
+def format_fields(values: np.ndarray) -> np.ndarray:
     """Format values as `%16.7e` does but with a 3-digit exponent: (..., 16) uint8 ASCII.
 
     Digits are computed with integer arithmetic on an 8-digit mantissa, which is how the
-    values are meant (each written value is exactly what its text says).
+    values are meant (each written value is exactly what its text says). A value within a
+    rounding error of a decimal tie (e.g. 9.99999995e-3) may round the other way from printf;
+    the text is still a valid field, and the text is what the loaders are checked against.
     """
     magnitude = np.abs(values)
     exponent = np.zeros(values.shape, np.int64)

@@ -14,9 +14,13 @@ UCI_HAR_ENV = "BILM_UCI_HAR_DIR"
 
 def real_uci_har(beside: Path | None = None) -> Path | None:
     """The real UCI HAR folder: ``$BILM_UCI_HAR_DIR``, else ``<beside>/../shared/uci-har/UCI HAR
-    Dataset`` (beside: the current folder), if it holds ``train/y_train.txt``; else None."""
+    Dataset`` (beside: the current folder), else the copy ``python -m bilm.data download`` made,
+    if it holds ``train/y_train.txt``; else None."""
+    from bilm.data.locations import downloaded_uci_har
+
     beside = beside or Path.cwd()
-    candidates = [os.environ.get(UCI_HAR_ENV), beside.parent / "shared" / "uci-har" / "UCI HAR Dataset"]
+    candidates = [os.environ.get(UCI_HAR_ENV), beside.parent / "shared" / "uci-har" / "UCI HAR Dataset",
+                  downloaded_uci_har()]
     return next((Path(c) for c in candidates if c and (Path(c) / "train" / "y_train.txt").is_file()), None)
 
 

@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         _memory_child(args.memory_of, args.root)
         return 0
 
+    root = args.root or real_uci_har()  # before BILM_DATA_DIR moves: it may be the downloaded copy
     with tempfile.TemporaryDirectory(prefix="bilm-bench-") as scratch:
         # A read-only dataset's cache goes here, not into the user's cache directory.
         os.environ["BILM_DATA_DIR"] = scratch
-        root = args.root or real_uci_har()
         source = f"`{root}`"
         if root is None:
             from bilm.synth import write_uci_tree

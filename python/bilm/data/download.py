@@ -94,7 +94,9 @@ def _download(url: str, path: Path, progress: bool) -> Path:
     except urllib.error.HTTPError as e:
         raise DownloadError(f"download failed: {url} answered HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-        raise DownloadError(f"download failed: cannot reach {url}: {getattr(e, 'reason', e)}") from None
+        raise DownloadError(f"download failed: cannot reach {url}: {getattr(e, 'reason', e)}; use a mirror "
+                            "with --url or $BILM_UCI_HAR_URL (a file:///path/to/UCI HAR Dataset.zip works "
+                            "offline)") from None
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None

@@ -145,7 +145,8 @@ def cut_windows(
     if test_subjects and not with_subjects:
         raise ValueError("holding out test subjects needs the subject of every recording")
     classes = tuple(classes) if classes else _found_classes(recordings)
-    held_out = set(test_subjects), {str(Path(name)) for name in test_recordings}
+    held_out = set(test_subjects), {_recording_key(name) for name in test_recordings}
+    _check_held_out(recordings, held_out)
     parts = {"train": [], "test": []}
     for rec in recordings:
         codes = _label_codes(rec, classes)
@@ -157,6 +158,25 @@ def cut_windows(
     return HARData(train[0], train[1], test[0], test[1],
                    train[2] if with_subjects else None, test[2] if with_subjects else None,
                    classes=classes, source=", ".join(rec.name for rec in recordings))
+
+
+def _recording_key(name: str) -> str:
+    """A recording's name as a comparable path: relative and absolute spellings agree."""
+    return str(Path(name).resolve())
+
+
+def _check_held_out(recordings: Sequence[Recording], held_out: tuple[set, set]) -> None:
+    """Every test subject and test recording asked for must exist (a typo would otherwise
+    surface later as an empty test part with misleading advice)."""
+    subjects, names = held_out
+    known_subjects = {rec.subject for rec in recordings}
+    if subjects - known_subjects:
+        raise ValueError(f"test subjects {sorted(subjects - known_subjects)} match no recording "
+                         f"(subjects: {sorted(s for s in known_subjects if s is not None)})")
+    known_names = {_recording_key(rec.name) for rec in recordings}
+    if names - known_names:
+        raise ValueError(f"test recordings {sorted(names - known_names)} match no recording "
+                         f"(recordings: {sorted(rec.name for rec in recordings)})")
 
 
 def _check_same_channels(recordings: Sequence[Recording]) -> None:
@@ -191,7 +211,7 @@ def _label_codes(rec: Recording, classes: tuple[str, ...]) -> np.ndarray:
 def _test_mask(rec: Recording, codes: np.ndarray, held_out: tuple[set, set], fraction: float) -> np.ndarray:
     subjects, names = held_out
     if subjects or names:
-        return np.full(len(codes), rec.subject in subjects or str(Path(rec.name)) in names)
+        return np.full(len(codes), rec.subject in subjects or _recording_key(rec.name) in names)
     if not 0 < fraction < 1:
         raise ValueError(f"test fraction must be in (0, 1); got {fraction}")
     mask = np.zeros(len(codes), dtype=bool)
