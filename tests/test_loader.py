@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.synth import CHANNELS, write_uci_tree
+from bilm.data import UCI_HAR_SIGNALS
+from bilm.synth import write_uci_tree
 
 N_TRAIN, N_TEST = 40, 17
 
@@ -35,7 +36,7 @@ def signal_file(root: Path, channel: str, split: str = "test") -> Path:
 
 
 def loadtxt_reference(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = np.stack([np.loadtxt(signal_file(root, c, split)) for c in CHANNELS], axis=1)
+    x = np.stack([np.loadtxt(signal_file(root, c, split)) for c in UCI_HAR_SIGNALS], axis=1)
     y = np.loadtxt(root / split / f"y_{split}.txt").astype(np.int64) - 1
     subject = np.loadtxt(root / split / f"subject_{split}.txt").astype(np.int64)
     return x, y, subject
@@ -59,7 +60,7 @@ def test_bit_identical_to_loadtxt(tree, split, n):
 
 def test_channel_order_follows_the_file_names(tree):
     x, _, _ = bilm_fast.load_uci_har(tree, "test")
-    for i, channel in enumerate(CHANNELS):
+    for i, channel in enumerate(UCI_HAR_SIGNALS):
         np.testing.assert_array_equal(x[:, i, :], np.loadtxt(signal_file(tree, channel)).astype(np.float32))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ import torch.nn as nn
 
 from bilm.config import get_preset
 from bilm.losses import bilm_loss
-from bilm.model import RICH_QUANTILES, BILMClassifier, BiomechanicalConstraintModule, rich_window_stats
+from bilm.model import (RICH_QUANTILES, BILMClassifier, BiomechanicalConstraintModule, LogBandPower,
+                        rich_window_stats)
 
 torch.set_num_threads(1)
 NOTEBOOK_ARGS = (9, 128, 64, 6, 128)  # input_channels, hidden_dim, latent_dim, num_classes, seq_length
@@ -292,6 +294,7 @@ def test_noise_sequence_in_eval_is_z_repeated():
      "kernel_size": 3},
     {"latent_sequence": "temporal", "window_stats": "mean_std"},
     {"latent_sequence": "temporal", "window_stats": "rich", "pooled_features": True},
+    {"latent_sequence": "temporal", "window_stats": "spectral", "seq_length": 100},
 ])
 def test_gradients_reach_every_parameter(overrides):
     cfg = dataclasses.replace(get_preset("seed"), **overrides)
@@ -366,6 +369,42 @@ def test_rich_window_stats_train_on_a_single_window():
     before = model.stats_norm.running_mean.clone()
     assert model(x)[0].shape == (1, 6)
     assert torch.equal(model.stats_norm.running_mean, before)
+
+
+@pytest.mark.parametrize("length", [128, 100, 20])
+def test_log_band_power_is_the_octave_band_power_of_the_fft(length):
+    x = torch.randn(3, 9, length)
+    power = np.abs(np.fft.rfft(x.double().numpy(), axis=-1)) ** 2 / length  # (3, 9, length // 2 + 1)
+    nyquist = length // 2
+    edges = [nyquist / 2 ** (6 - b) for b in range(6)] + [np.inf]
+    bins = np.arange(power.shape[-1])
+    expected = np.stack([power[..., (bins >= lo) & (bins < hi) & (bins >= 1)].sum(-1)
+                         for lo, hi in zip(edges[:-1], edges[1:])], axis=1)  # (3, band, channel)
+    got = LogBandPower(length)(x).reshape(3, 6, 9)
+    np.testing.assert_allclose(got.numpy(), np.log(expected + 1e-6), rtol=1e-4, atol=1e-4)
+
+
+def test_log_band_power_separates_a_faint_tremor_from_stillness():
+    torch.manual_seed(0)
+    t = torch.arange(128) / 50.0
+    still = 1e-4 * torch.randn(1, 1, 128)
+    tremor = still + 0.01 * torch.sin(2 * math.pi * (13 * 50 / 128) * t)  # bin 13, 5.1 Hz: band 3
+    bands = LogBandPower(128)
+    assert (bands(tremor)[0, 3] - bands(still)[0, 3]).item() > 5  # e^5: far apart on the log scale
+    assert torch.allclose(bands(tremor)[0, :2], bands(still)[0, :2], atol=0.5)
+
+
+def test_spectral_window_stats_extend_the_rich_ones():
+    model = BILMClassifier(*NOTEBOOK_ARGS, window_stats="spectral").eval()
+    assert model.classifier[0].in_features == 64 + 16 * 9
+    assert "band_power.dft" not in model.state_dict()  # a constant, rebuilt from the length
+    x, _ = batch()
+    with torch.no_grad():
+        out = model.forward_all(x)
+        stats = torch.cat([rich_window_stats(x), LogBandPower(128)(x)], dim=1)
+        expected = torch.cat([out.mu, model.stats_norm(stats)], dim=1)
+        torch.testing.assert_close(out.logits, model.classifier(expected))
+    assert BILMClassifier(*NOTEBOOK_ARGS, window_stats="rich").band_power is None
 
 
 def test_pooled_features_feed_the_classifier():

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bilm_fast
-from bilm.synth import CHANNELS, write_uci_tree
+from bilm.data import UCI_HAR_SIGNALS
+from bilm.synth import write_uci_tree
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _scratch = Path(tempfile.mkdtemp(prefix="bilm-props-"))
@@ -161,7 +162,7 @@ def test_uci_trees_match_loadtxt(trees, n, seed, split, threads):
     root = trees[(n, seed)]
     folder = root / split
     x_ref = np.stack(
-        [np.loadtxt(folder / "Inertial Signals" / f"{c}_{split}.txt", ndmin=2) for c in CHANNELS], axis=1
+        [np.loadtxt(folder / "Inertial Signals" / f"{c}_{split}.txt", ndmin=2) for c in UCI_HAR_SIGNALS], axis=1
     )
     x, y, subject = bilm_fast.load_uci_har(root, split, num_threads=threads)
     assert_bits_equal(x, x_ref.astype(np.float32))
@@ -172,7 +173,7 @@ def test_uci_trees_match_loadtxt(trees, n, seed, split, threads):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.sampled_from([3, 7]),
-    st.sampled_from(CHANNELS),
+    st.sampled_from(UCI_HAR_SIGNALS),
     st.integers(0, 6),
     st.integers(0, 127),
     st.sampled_from(JUNK + ["\x00"]),

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.synth import CHANNELS, write_uci_tree
+from bilm.data import UCI_HAR_SIGNALS
+from bilm.synth import write_uci_tree
 
 N = 12  # windows per split: small files, so a rewrite is quick and reads race with it
 
@@ -275,7 +276,7 @@ def test_symlink_loop_in_the_tree(copy):
     with pytest.raises(OSError) as info:
         bilm_fast.load_uci_har(copy, "test")
     assert info.value.errno == errno.ELOOP
-    assert info.value.filename == str(signal(copy, CHANNELS[0]))
+    assert info.value.filename == str(signal(copy, UCI_HAR_SIGNALS[0]))
 
 
 def test_dangling_symlink(tmp_path):
@@ -366,7 +367,7 @@ def test_folder_without_read_and_search_permission(open_tree):
     signals.chmod(0o000)
     name, number, filename = run_as_unprivileged(lambda: bilm_fast.load_uci_har(open_tree, "test"))
     assert (name, number) == ("PermissionError", errno.EACCES)
-    assert filename == str(signal(open_tree, CHANNELS[0]))
+    assert filename == str(signal(open_tree, UCI_HAR_SIGNALS[0]))
 
 
 def test_folder_readable_but_not_searchable(open_tree):
@@ -375,7 +376,7 @@ def test_folder_readable_but_not_searchable(open_tree):
     signals.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     name, number, filename = run_as_unprivileged(lambda: bilm_fast.load_uci_har(open_tree, "test"))
     assert (name, number) == ("PermissionError", errno.EACCES)
-    assert filename == str(signal(open_tree, CHANNELS[0]))
+    assert filename == str(signal(open_tree, UCI_HAR_SIGNALS[0]))
 
 
 def test_file_without_read_permission(open_tree):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.synth import ACTIVITIES, CHANNELS, format_fields, write_uci_tree
+from bilm.data import UCI_HAR_CLASSES, UCI_HAR_SIGNALS
+from bilm.synth import format_fields, write_uci_tree
 
 FIELD = rb"(?: [ -]\d\.\d{7}e[+-]\d{3})"
 SIGNAL_LINE = re.compile(FIELD + rb"{128}\r\n")
@@ -21,11 +22,11 @@ def tree(tmp_path_factory):
 
 
 def test_layout(tree):
-    assert (tree / "activity_labels.txt").read_text() == "".join(f"{i} {a}\n" for i, a in enumerate(ACTIVITIES, 1))
+    assert (tree / "activity_labels.txt").read_text() == "".join(f"{i} {a}\n" for i, a in enumerate(UCI_HAR_CLASSES, 1))
     for split, n in (("train", 300), ("test", 4100)):
         folder = tree / split
         names = {p.name for p in (folder / "Inertial Signals").iterdir()}
-        assert names == {f"{c}_{split}.txt" for c in CHANNELS}
+        assert names == {f"{c}_{split}.txt" for c in UCI_HAR_SIGNALS}
         for name in (f"y_{split}.txt", f"subject_{split}.txt"):
             lines = (folder / name).read_bytes().split(b"\n")
             assert lines[-1] == b"" and len(lines) == n + 1
@@ -33,7 +34,7 @@ def test_layout(tree):
 
 
 def test_signal_text_format(tree):
-    for channel in CHANNELS:
+    for channel in UCI_HAR_SIGNALS:
         data = (tree / "train" / "Inertial Signals" / f"{channel}_train.txt").read_bytes()
         lines = data.splitlines(keepends=True)
         assert len(lines) == 300

@@ -26,7 +26,7 @@ else:  # pragma: no cover
 
 LATENT_SEQUENCE_MODES = ("noise", "temporal")
 CLASSIFIER_INPUTS = ("z", "mu")
-WINDOW_STATS = ("none", "mean", "mean_std", "rich")
+WINDOW_STATS = ("none", "mean", "mean_std", "rich", "spectral")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "cosine", "plateau")
 
@@ -52,7 +52,8 @@ class BILMConfig:
     # Per-channel statistics of the (standardised) input window appended to the classifier's
     # input: "none" (notebook), "mean" (C values: for total_acc, the gravity direction, which
     # tells SITTING from STANDING), "mean_std" (2C values), "rich" (10C values, batch-normed:
-    # mean, std, mean |x|, min, max and five quantiles; see bilm.model.rich_window_stats).
+    # mean, std, mean |x|, min, max and five quantiles; see bilm.model.rich_window_stats),
+    # "spectral" (16C: the rich ones and the log power in six octave bands, bilm.model.LogBandPower).
     window_stats: str = "none"
     # Append the time average of the encoder's last feature map (4 * base_channels values) to
     # the classifier's input: what each learned pattern does over the whole window, beside

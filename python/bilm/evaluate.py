@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from bilm import cli
 from bilm.data import HARData
@@ -53,6 +54,21 @@ def run_data_path(checkpoint_path: str) -> str | None:
     return run.read_config()["run"]["data"] if run.config.is_file() else None
 
 
+def load_split(checkpoint_path: str, data_path: str | None, split: str,
+               device: torch.device) -> tuple[LoadedClassifier, HARData, np.ndarray, np.ndarray]:
+    """A checkpoint's classifier, the data (default: the data its run was trained on) and one
+    split's windows and labels; ValueError when the data does not fit the model."""
+    classifier = load_classifier(checkpoint_path, device)
+    data = cli.load_data(data_path if data_path is not None else run_data_path(checkpoint_path))
+    X, y = split_arrays(data, split)
+    try:
+        check_classes(classifier, data)
+        classifier.check_input(X)
+    except ValueError as e:
+        raise ValueError(f"data {data.source}: {e}") from None
+    return classifier, data, X, y
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bilm-evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,10 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 def evaluate(args: argparse.Namespace) -> int:
     device = cli.resolve_device(args.device)
     cli.check_data_path(args.data)
-    classifier = load_classifier(args.checkpoint, device)
-    data = cli.load_data(args.data if args.data is not None else run_data_path(args.checkpoint))
-    check_classes(classifier, data)
-    result = {**report(classifier, *split_arrays(data, args.split)), "data": data.source, "split": args.split}
+    classifier, data, X, y = load_split(args.checkpoint, args.data, args.split, device)
+    result = {**report(classifier, X, y), "data": data.source, "split": args.split}
     text = json.dumps(result, indent=2) + "\n"
     cli.write_output(text, args.out)
     return 0

@@ -22,7 +22,8 @@ so the same seed gives the same weights. What differs:
   cropped back to it (the notebook's decoder returned 8 * (L // 8) samples);
 * opt-in, all off by default: a "temporal" latent sequence (one latent per 0.16 s step of the
   encoder's feature map, instead of the notebook's z plus noise), classifying mu in training
-  too, the window's per-channel statistics (mean; mean and std; or ten "rich" ones) and the
+  too, the window's per-channel statistics (mean; mean and std; ten "rich" ones; or those and
+  the log power in six octave bands) and the
   time-averaged encoder features beside the latent at the classifier's input, the encoder's
   width and kernel size, the dropout rate, per-joint angle limits, and every limit and weight
   of the biomechanical loss.
@@ -89,6 +90,37 @@ class StatsNorm(nn.BatchNorm1d):
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                 training=False, eps=self.eps)
         return super().forward(x)
+
+
+class LogBandPower(nn.Module):
+    """x (B, C, L) -> log of each channel's power in six octave bands, (B, 6 C), grouped by band.
+
+    The bands split the DFT bins 1 .. L/2 at L/64, L/32, .., L/4: at 50 Hz with L = 128,
+    0.4-0.8, 0.8-1.6, 1.6-3.1, 3.1-6.3, 6.3-12.5 and 12.5-25 Hz (the constant bin is left out:
+    the mean is a statistic of its own). The logarithm is the point: a still posture's body
+    signals are a hundredth of a walk's, and their sway and tremor, which tell SITTING from
+    STANDING, vanish on a linear scale. The DFT is a matrix product rather than torch.fft so
+    that an exported ONNX graph needs only MatMul; a window shorter than 64 samples has empty
+    low bands, whose constant log(1e-6) the following batch norm maps to zero.
+    """
+
+    bands = 6
+
+    def __init__(self, seq_length: int):
+        super().__init__()
+        nyquist = seq_length // 2
+        bins = torch.arange(1, nyquist + 1, dtype=torch.float64)
+        angle = 2 * math.pi * torch.arange(seq_length, dtype=torch.float64)[:, None] * bins / seq_length
+        edges = [nyquist / 2 ** (self.bands - b) for b in range(self.bands)] + [math.inf]
+        member = torch.stack([(bins >= lo) & (bins < hi) for lo, hi in zip(edges[:-1], edges[1:])], dim=1)
+        # Constants of the method, not learned or fitted values: kept out of the state_dict.
+        self.register_buffer("dft", torch.cat([angle.cos(), angle.sin()], dim=1).float(), persistent=False)
+        self.register_buffer("band_of_bin", member.float(), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        cos, sin = (x @ self.dft).chunk(2, dim=-1)  # (B, C, L/2) each
+        power = (cos.square() + sin.square()) @ self.band_of_bin / x.shape[-1]  # (B, C, bands)
+        return torch.log(power + 1e-6).transpose(1, 2).flatten(1)
 
 
 def pooled_length(seq_length: int) -> int:
@@ -341,7 +373,8 @@ class BILMClassifier(nn.Module):
       SITTING from STANDING, and the stds the movement intensity; the max-pooled, flattened
       CNN features carry them only indirectly. "rich": the 10 statistics per channel of
       `rich_window_stats` (10C inputs), through a batch norm (stats_norm) so that their
-      scales match. The VAE (decoder, KL) and the biomechanical loss are unchanged: they see
+      scales match. "spectral": the rich ones plus the log power in six octave bands of
+      `LogBandPower` (16C inputs, the same batch norm). The VAE (decoder, KL) and the biomechanical loss are unchanged: they see
       the latent only.
     * pooled_features: also append the time average of the encoder's last feature map
       (4 * base_channels inputs): how strongly each learned pattern occurs anywhere in the
@@ -380,15 +413,17 @@ class BILMClassifier(nn.Module):
 
         # Classifier on latent space (plus, opt-in, the window's per-channel statistics)
         self.window_stats = window_stats
-        num_stats = {"none": 0, "mean": 1, "mean_std": 2, "rich": len(RICH_QUANTILES) + 5}[window_stats]
+        rich = window_stats in ("rich", "spectral")
+        num_stats = {"none": 0, "mean": 1, "mean_std": 2, "rich": len(RICH_QUANTILES) + 5,
+                     "spectral": len(RICH_QUANTILES) + 5 + LogBandPower.bands}[window_stats]
         num_stats *= input_channels
         num_pooled = 4 * base_channels if pooled_features else 0
         # The rich statistics differ in scale (a min or max is several stds out): a batch norm
         # brings each to unit scale before it meets the latent.
-        self.stats_norm = StatsNorm(num_stats) if window_stats == "rich" else None
+        self.stats_norm = StatsNorm(num_stats) if rich else None
         # Not in the state_dict: a constant of the method, not a learned or fitted value.
-        self.register_buffer("rich_quantiles", torch.tensor(RICH_QUANTILES) if window_stats == "rich" else None,
-                             persistent=False)
+        self.register_buffer("rich_quantiles", torch.tensor(RICH_QUANTILES) if rich else None, persistent=False)
+        self.band_power = LogBandPower(seq_length) if window_stats == "spectral" else None
         self.classifier = nn.Sequential(
             nn.Linear(latent_dim + num_stats + num_pooled, hidden_dim),
             nn.ReLU(),
@@ -451,8 +486,11 @@ class BILMClassifier(nn.Module):
     def _classifier_input(self, latent: Tensor, x: Tensor, features: Tensor) -> Tensor:
         """The latent, then (opt-in) x's per-channel statistics and the time-averaged features."""
         parts = [latent]
-        if self.window_stats == "rich":
-            parts.append(self.stats_norm(rich_window_stats(x, self.rich_quantiles)))
+        if self.stats_norm is not None:  # "rich" or "spectral"
+            stats = rich_window_stats(x, self.rich_quantiles)
+            if self.band_power is not None:
+                stats = torch.cat([stats, self.band_power(x)], dim=1)
+            parts.append(self.stats_norm(stats))
         elif self.window_stats != "none":
             parts.append(x.mean(dim=-1))
             if self.window_stats == "mean_std":

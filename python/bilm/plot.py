@@ -31,8 +31,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from bilm import checkpoint, cli
-from bilm.evaluate import check_classes, run_data_path, split_arrays
-from bilm.inference import LoadedClassifier, load_classifier
+from bilm.evaluate import load_split
+from bilm.inference import LoadedClassifier
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}  # --method: the name in the title
 SHOWN_JOINTS = 4  # more lines per panel stop being readable
@@ -151,16 +151,9 @@ def load_inputs(args: argparse.Namespace) -> tuple[LoadedClassifier, np.ndarray,
     device = cli.resolve_device(args.device)
     cli.check_data_path(args.data)
     try:
-        classifier = load_classifier(args.run_dir, device)
+        classifier, _, X, y = load_split(args.run_dir, args.data, args.split, device)
     except (FileNotFoundError, ValueError) as e:
         raise cli.UsageError(str(e)) from None
-    data = cli.load_data(args.data if args.data is not None else run_data_path(args.run_dir))
-    X, y = split_arrays(data, args.split)
-    try:
-        check_classes(classifier, data)
-        classifier.check_input(X)
-    except ValueError as e:
-        raise cli.UsageError(f"data {data.source}: {e}") from None
     return classifier, X, y
 
 

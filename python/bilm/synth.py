@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-ACTIVITIES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
-CHANNELS = tuple(f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz")
+from bilm.data.har import UCI_HAR_CLASSES, UCI_HAR_SIGNALS
+
 STEPS = 128  # readings per window: 2.56 s at 50 Hz
 RATE_HZ = 50.0
 
@@ -74,7 +74,7 @@ def write_uci_tree(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / "activity_labels.txt").write_bytes(
-        "".join(f"{i} {name}\n" for i, name in enumerate(ACTIVITIES, start=1)).encode()
+        "".join(f"{i} {name}\n" for i, name in enumerate(UCI_HAR_CLASSES, start=1)).encode()
     )
     rng = np.random.default_rng(seed)
     subjects = np.arange(1, n_subjects + 1)
@@ -108,7 +108,7 @@ def _write_split(
     subject, label = _sessions(n, subjects, rng)
     (folder / f"y_{split}.txt").write_bytes("".join(f"{v + 1}\n" for v in label).encode())
     (folder / f"subject_{split}.txt").write_bytes("".join(f"{v}\n" for v in subject).encode())
-    files = [open(signals / f"{channel}_{split}.txt", "wb") for channel in CHANNELS]
+    files = [open(signals / f"{channel}_{split}.txt", "wb") for channel in UCI_HAR_SIGNALS]
     try:
         for start in range(0, n, _BATCH):
             stop = min(start + _BATCH, n)
@@ -125,7 +125,7 @@ def _sessions(n: int, subjects: np.ndarray, rng: np.random.Generator) -> tuple[n
     subject = np.sort(rng.choice(subjects, size=n))
     # A new activity run starts with probability 1/20 per window, and always at a new subject.
     starts = (rng.random(n) < 0.05) | np.r_[True, subject[1:] != subject[:-1]]
-    run_label = rng.integers(0, len(ACTIVITIES), size=int(starts.sum()))
+    run_label = rng.integers(0, len(UCI_HAR_CLASSES), size=int(starts.sum()))
     label = run_label[np.cumsum(starts) - 1]
     return subject, label
 

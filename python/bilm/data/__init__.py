@@ -10,12 +10,13 @@ Command line: `python -m bilm.data download|synth|windows|info --help`.
 from bilm.data.cache import load_uci_har
 from bilm.data.dataset import load_dataset
 from bilm.data.download import DownloadError, fetch_uci_har
-from bilm.data.har import UCI_HAR_CLASSES, HARData
+from bilm.data.har import UCI_HAR_CLASSES, UCI_HAR_SIGNALS, HARData
 from bilm.data.locations import data_dir
 from bilm.data.npz import load_npz, save_npz
 
 __all__ = [
     "UCI_HAR_CLASSES",
+    "UCI_HAR_SIGNALS",
     "DownloadError",
     "HARData",
     "data_dir",

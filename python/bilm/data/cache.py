@@ -24,6 +24,7 @@ import numpy as np
 import bilm_fast
 import bilm_fast._bilm_fast
 
+from bilm.data.har import UCI_HAR_SIGNALS
 from bilm.data.locations import data_dir
 
 NO_CACHE_ENV = "BILM_NO_CACHE"
@@ -31,7 +32,6 @@ CACHE_FOLDER = ".bilm-cache"
 # Bump when the layout of an entry changes: old entries then simply stop matching.
 FORMAT = 1
 SPLITS = ("train", "test")
-SIGNALS = tuple(f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz")
 ARRAYS = ("X", "y", "subject")
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -78,7 +78,7 @@ def source_files(root: Path, split: str) -> list[Path]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     folder = root / split
-    signals = [folder / "Inertial Signals" / f"{signal}_{split}.txt" for signal in SIGNALS]
+    signals = [folder / "Inertial Signals" / f"{signal}_{split}.txt" for signal in UCI_HAR_SIGNALS]
     return [folder / f"y_{split}.txt", folder / f"subject_{split}.txt", *signals]
 
 

@@ -8,6 +8,8 @@ import numpy as np
 
 # UCI HAR's activity_labels.txt, in label order (label 1 there is index 0 here).
 UCI_HAR_CLASSES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
+# The nine "Inertial Signals" files of a split, in the channel order of X (N, 9, 128).
+UCI_HAR_SIGNALS = tuple(f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz")
 
 
 @dataclass(frozen=True)
