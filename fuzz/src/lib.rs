@@ -671,9 +671,10 @@ fn outcome_of<T: Sample>(
 ) -> RefOutcome {
     match result {
         Ok(s) => {
-            assert_eq!(s.x.len(), s.n * 9 * uci::STEPS);
+            assert_eq!(s.x.len(), s.y.len() * 9 * uci::STEPS);
+            assert_eq!(s.subject.len(), s.y.len());
             RefOutcome::Ok {
-                n: s.n,
+                n: s.y.len(),
                 x: s.x.into_iter().map(to_f64).collect(),
                 y: s.y,
                 subject: s.subject,

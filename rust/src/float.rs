@@ -64,8 +64,14 @@ pub fn fixed_prefix(bytes: &[u8]) -> Option<(f64, usize)> {
 pub fn parse(token: &[u8]) -> Option<f64> {
     match fixed_prefix(token) {
         Some((value, len)) if len == token.len() => Some(value),
-        _ => std::str::from_utf8(token).ok()?.parse().ok(),
+        _ => parse_general(token),
     }
+}
+
+/// [`parse`] without the fixed-layout fast path, for a token known not to take it.
+#[inline]
+pub fn parse_general(token: &[u8]) -> Option<f64> {
+    std::str::from_utf8(token).ok()?.parse().ok()
 }
 
 /// Output element type: the value is always parsed to f64 first, then rounded.

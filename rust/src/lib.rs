@@ -126,7 +126,7 @@ fn load_split<'py, T: Sample + Element>(
     let data = detached(py, || {
         threads::run(threads, || uci::load::<T>(&root, &split))?
     })?;
-    let x = Array3::from_shape_vec((data.n, uci::CHANNELS.len(), uci::STEPS), data.x)
+    let x = Array3::from_shape_vec((data.y.len(), uci::CHANNELS.len(), uci::STEPS), data.x)
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     Ok((
         x.into_pyarray(py).into_any(),

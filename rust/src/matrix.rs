@@ -90,19 +90,11 @@ pub fn open(path: &Path) -> Result<File> {
 
 /// Read the rest of an open file (all of it, if only `pread` has been used on it), like
 /// [`read_file`]. Reusing the open file keeps a pipe or a file replaced meanwhile from being
-/// opened a second time after the fixed-layout path declined it.
+/// opened a second time after the fixed-layout path declined it. std sizes the buffer from
+/// the file's length with a fallible reservation: a huge file is an OutOfMemory error.
 pub fn read_open(mut file: &File, path: &Path) -> Result<Vec<u8>> {
     let mut text = Vec::new();
-    let size = file.metadata().map_or(0, |m| m.len());
-    text.try_reserve_exact(usize::try_from(size).unwrap_or(0))
-        .map_err(|e| {
-            Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::OutOfMemory, e),
-            )
-        })?;
-    file.read_to_end(&mut text)
-        .map_err(|e| Error::io(path, e))?;
+    file.read_to_end(&mut text).map_err(|e| Error::io(path, e))?;
     Ok(text)
 }
 
@@ -371,7 +363,8 @@ fn parse_values<T: Sample>(text: &[u8], mut pos: usize, out: &mut [T]) -> Result
                     pos += 1;
                 }
                 let token = &text[start..pos];
-                float::parse(token).ok_or_else(|| bad_token(token))?
+                // Not a fixed-layout number (just tried): straight to the general parser.
+                float::parse_general(token).ok_or_else(|| bad_token(token))?
             }
         };
         if let Some(slot) = out.get_mut(found) {

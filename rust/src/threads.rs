@@ -21,15 +21,10 @@ use crate::error::{Error, Result};
 
 pub const ENV_VAR: &str = "BILM_NUM_THREADS";
 
-struct Cached {
-    threads: usize,
-    pool: Arc<ThreadPool>,
-}
-
 /// The pool cache of the process `pid`.
 struct Cache {
     pid: u32,
-    pool: Mutex<Option<Cached>>,
+    pool: Mutex<Option<Arc<ThreadPool>>>,
 }
 
 /// The current process's [`Cache`], leaked so that it lives as long as the process (a fork's
@@ -90,8 +85,8 @@ fn thread_count(num_threads: Option<NonZeroUsize>) -> Result<usize> {
 
 fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     let mut cached = cache().pool.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(c) = cached.as_ref().filter(|c| c.threads == threads) {
-        return Ok(Arc::clone(&c.pool));
+    if let Some(pool) = cached.as_ref().filter(|p| p.current_num_threads() == threads) {
+        return Ok(Arc::clone(pool));
     }
     // A pool of another size is replaced below, and dropped once running calls release it.
     let pool = ThreadPoolBuilder::new()
@@ -100,9 +95,6 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
         .build()
         .map(Arc::new)
         .map_err(|e| Error::Runtime(format!("cannot start {threads} threads: {e}")))?;
-    *cached = Some(Cached {
-        threads,
-        pool: Arc::clone(&pool),
-    });
+    *cached = Some(Arc::clone(&pool));
     Ok(pool)
 }

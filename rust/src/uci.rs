@@ -37,7 +37,6 @@ const LABELS: f64 = 6.0;
 
 /// One split: `x` is (n, 9, 128) row-major, `y` holds labels 0..=5, `subject` the subject ids.
 pub struct Split<T> {
-    pub n: usize,
     pub x: Vec<T>,
     pub y: Vec<i64>,
     pub subject: Vec<i64>,
@@ -119,7 +118,6 @@ pub fn load<T: Sample>(root: &Path, split: &str) -> Result<Split<T>> {
     results.into_iter().collect::<Result<()>>()?;
 
     Ok(Split {
-        n,
         x,
         y: y.into_iter().map(|label| label - 1).collect(),
         subject,
