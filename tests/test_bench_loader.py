@@ -6,8 +6,7 @@ from bilm.bench import loader
 from bilm.synth import write_uci_tree
 
 
-def test_loader_benchmark_prints_every_method(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "data-dir"))
+def test_loader_benchmark_prints_every_method(tmp_path, capsys):
     root = write_uci_tree(tmp_path / "UCI HAR Dataset", 40, 20, seed=1)
     assert loader.main(["--root", str(root), "--repeats", "1", "--no-memory"]) == 0
     out = capsys.readouterr().out

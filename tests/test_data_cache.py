@@ -14,13 +14,6 @@ from bilm.data import cache, load_uci_har
 from bilm.synth import write_uci_tree
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "data-dir"))
-    monkeypatch.delenv("BILM_NO_CACHE", raising=False)
-    return tmp_path / "data-dir"
-
-
 @pytest.fixture
 def root(tmp_path):
     write_uci_tree(tmp_path / "uci", 6, 3, seed=1)
@@ -86,7 +79,7 @@ def test_the_cache_can_be_turned_off(root, parses, monkeypatch, how):
     assert not (root / ".bilm-cache").exists()
 
 
-def test_a_read_only_folder_caches_in_the_user_cache_dir(root, parses, data_dir):
+def test_a_read_only_folder_caches_in_the_user_cache_dir(root, parses, isolated_data_dir):
     os.chmod(root, stat.S_IMODE(root.stat().st_mode) & ~0o222)
     try:
         load_uci_har(root, "train")
@@ -95,7 +88,7 @@ def test_a_read_only_folder_caches_in_the_user_cache_dir(root, parses, data_dir)
         os.chmod(root, 0o755)
     assert parses == ["train"]
     assert not (root / ".bilm-cache").exists()
-    [folder] = (data_dir / "cache").iterdir()
+    [folder] = (isolated_data_dir / "cache").iterdir()
     assert folder.name.startswith("uci-") and _entries(folder) == ["train"]
     assert X.shape == (6, 9, 128)
 
@@ -143,7 +136,7 @@ def test_errors_name_the_problem(root):
         load_uci_har(root, "test")
 
 
-def test_real_dataset_cached_load_of_both_splits_is_fast(uci_har_root, data_dir):
+def test_real_dataset_cached_load_of_both_splits_is_fast(uci_har_root, isolated_data_dir):
     # The shared copy is read-only, so its entries go to the (temporary) user cache dir.
     first = [load_uci_har(uci_har_root, split) for split in ("train", "test")]
     assert [len(y) for _, y, _ in first] == [7352, 2947]

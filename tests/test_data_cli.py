@@ -7,19 +7,12 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from bilm.data import load_dataset, load_npz
 from bilm.data.__main__ import main
 
 # The UCI HAR number format: 16 characters per value, d.ddddddde±ddd, 128 per line, CRLF.
 UCI_LINE = re.compile(rb"(?:(?:  \d| -\d)\.\d{7}e[+-]\d{3}){128}\r\n")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "data-dir"))
-    monkeypatch.delenv("BILM_NO_CACHE", raising=False)
 
 
 def test_synth_writes_a_loadable_tree_in_the_exact_format(tmp_path, capsys):

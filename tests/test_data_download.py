@@ -27,12 +27,6 @@ from bilm.synth import write_uci_tree
 FOLDER = "UCI HAR Dataset"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "data-dir"))
-    monkeypatch.delenv("BILM_UCI_HAR_URL", raising=False)
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """A tiny UCI HAR tree, the zip of it (as UCI nests it) and the sums of its 22 data files."""

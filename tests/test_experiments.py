@@ -26,7 +26,7 @@ def test_study_trains_each_variant_and_seed_then_reuses_the_runs(tmp_path, monke
         monkeypatch.setenv(key, value)
     data = make_dataset(tmp_path / "tiny.npz", per_subject=12)
     out = tmp_path / "study"
-    assert experiments.main(study_args(data, out)) == 0
+    assert experiments.main([*study_args(data, out), "--jobs", "2"]) == 0  # two runs at once
 
     rows = json.loads((out / "results.json").read_text())
     assert [(r["variant"], r["seed"]) for r in rows] == [("default", 0), ("default", 1), ("no-vae", 0)]
@@ -57,4 +57,7 @@ def test_bad_arguments_exit_2_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
     with pytest.raises(SystemExit) as exit_info:
         experiments.main(["--seeds", "0", "--out", str(tmp_path / "s")])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        experiments.main(["--jobs", "0", "--out", str(tmp_path / "s")])
     assert exit_info.value.code == 2

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import bilm_fast
 from bilm.data import UCI_HAR_SIGNALS
 from bilm.synth import write_uci_tree
+from uci_text import uci_field
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _scratch = Path(tempfile.mkdtemp(prefix="bilm-props-"))
@@ -34,16 +35,10 @@ def new_path(suffix: str = ".txt") -> Path:
     return _scratch / f"f{next(_names)}{suffix}"
 
 
-def uci_style(v: float) -> str:
-    """UCI's `d.ddddddde±ddd` right-aligned in 16 characters."""
-    mantissa, exponent = f"{v:.7e}".split("e")
-    return f"{mantissa}e{exponent[0]}{int(exponent[1:]):03d}".rjust(16)
-
-
 FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64)
 TOKENS = st.one_of(
     FINITE.map(repr),
-    FINITE.map(uci_style),
+    FINITE.map(uci_field),
     st.floats(min_value=-1e3, max_value=1e3, allow_nan=False).map(lambda v: f"{v:.7e}"),
     st.floats(width=32, allow_nan=False).map(lambda v: f"{v:g}"),
     st.integers(-10**6, 10**6).map(str),

@@ -22,6 +22,7 @@ import pytest
 import bilm_fast
 from bilm.data import UCI_HAR_SIGNALS
 from bilm.synth import write_uci_tree
+from uci_text import uci_field
 
 N = 12  # windows per split: small files, so a rewrite is quick and reads race with it
 
@@ -34,12 +35,6 @@ def tree(tmp_path_factory) -> Path:
 @pytest.fixture
 def copy(tree, tmp_path) -> Path:
     return Path(shutil.copytree(tree, tmp_path / "UCI HAR Dataset"))
-
-
-def uci_field(v: float) -> str:
-    """`d.ddddddde±ddd` right-aligned in 16 characters, as in the UCI files."""
-    mantissa, exponent = f"{v:.7e}".split("e")
-    return f"{mantissa}e{exponent[0]}{int(exponent[1:]):03d}".rjust(16)
 
 
 def signal(root: Path, channel: str, split: str = "test") -> Path:

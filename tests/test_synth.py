@@ -10,6 +10,7 @@ import pytest
 import bilm_fast
 from bilm.data import UCI_HAR_CLASSES, UCI_HAR_SIGNALS
 from bilm.synth import format_fields, write_uci_tree
+from uci_text import uci_field
 
 FIELD = rb"(?: [ -]\d\.\d{7}e[+-]\d{3})"
 SIGNAL_LINE = re.compile(FIELD + rb"{128}\r\n")
@@ -41,12 +42,6 @@ def test_signal_text_format(tree):
         assert all(SIGNAL_LINE.fullmatch(line) for line in lines), channel
 
 
-def reference_field(v: float) -> str:
-    """`%.7e` with a 3-digit exponent, right-aligned in 16 characters (the UCI files' format)."""
-    mantissa, exponent = f"{v:.7e}".split("e")
-    return f"{mantissa}e{exponent[0]}{int(exponent[1:]):03d}".rjust(16)
-
-
 def test_fields_are_formatted_as_printf_with_a_three_digit_exponent():
     rng = np.random.default_rng(3)
     values = np.concatenate([
@@ -55,7 +50,7 @@ def test_fields_are_formatted_as_printf_with_a_three_digit_exponent():
         np.nextafter(10.0 ** np.arange(-8, 4), 0), 10.0 ** np.arange(-8, 4),
     ])
     got = [bytes(row).decode() for row in format_fields(values)]
-    assert got == [reference_field(v) for v in values]
+    assert got == [uci_field(v) for v in values]
 
 
 def test_values_round_trip_through_the_text(tree):
