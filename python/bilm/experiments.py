@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +42,8 @@ class Variant:
 VARIANTS = (
     Variant("seed", "seed preset (the notebook)", "seed"),
     Variant("default", "default preset", "default"),
+    Variant("no-spectral", "default without the octave-band log powers (rich statistics only)", "default",
+            ("window_stats=rich",)),
     Variant("no-biomech", "default without the biomechanical loss", "default", ("w_biomech=0",)),
     Variant("no-vae", "default without KL and reconstruction (plain classifier)", "default",
             ("w_recon=0", "w_kl=0")),
@@ -67,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--default-seeds", type=int, default=5, metavar="N", help="seeds of the default preset")
     parser.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds of every other variant")
     parser.add_argument("--device", default="cpu", help=cli.DEVICE_HELP)
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="runs trained at once, each given CPUs / N threads (default: 1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="an override for every run, e.g. --set epochs=5 for a quick look")
     return parser
@@ -92,7 +97,10 @@ def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, 
     if not (run_dir / "report.json").exists():
         print(f"[{variant.name} seed {seed}] training in {run_dir}", flush=True)
         started = time.perf_counter()
-        subprocess.run(train_command(variant, seed, run_dir, args), check=True)
+        # Runs side by side share the CPUs: one thread pool each, sized so they do not fight
+        # (unless the caller chose OMP_NUM_THREADS).
+        env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.jobs)), **os.environ}
+        subprocess.run(train_command(variant, seed, run_dir, args), check=True, env=env)
         print(f"[{variant.name} seed {seed}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return read_run(variant, seed, run_dir)
 
@@ -134,14 +142,16 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def study(args: argparse.Namespace) -> int:
-    if args.default_seeds < 1 or args.seeds < 1:
-        raise cli.UsageError("--default-seeds and --seeds must be >= 1")
+    if args.default_seeds < 1 or args.seeds < 1 or args.jobs < 1:
+        raise cli.UsageError("--default-seeds, --seeds and --jobs must be >= 1")
     cli.check_data_path(args.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = [v for v in VARIANTS if v.name in args.variants]
     try:
-        rows = [run_one(v, seed, args) for v in chosen for seed in seeds_for(v, args)]
+        jobs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            rows = list(pool.map(lambda job: run_one(*job, args), jobs))
     except subprocess.CalledProcessError as e:
         raise cli.CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
