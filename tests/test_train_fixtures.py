@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,38 @@ def run_cli(module: str, *args: str, env: dict[str, str] | None = None,
     """`python -m module args` in a fresh process (what a user runs)."""
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **ONE_THREAD, **(env or {})})
+
+
+def kill_after_a_checkpoint(command: list[str], last: Path, since: float = 0.0) -> None:
+    """Start the command and SIGKILL it, with every process under it (torchrun's workers run
+    in sessions of their own), as soon as last.pt is (re)written after `since`."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **ONE_THREAD})
+    deadline = time.time() + 120
+    while not (last.exists() and last.stat().st_mtime > since):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    for pid in [process.pid, *descendants(process.pid)]:
+        os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from the parent ids in /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+        except OSError:  # the process ended meanwhile
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def metrics_rows(run: Path) -> list[dict]:

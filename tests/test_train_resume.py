@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 import torch
-from test_train_fixtures import ONE_THREAD, TINY, make_dataset, metrics_rows, train_tiny, without_timings
+from test_train_fixtures import (TINY, kill_after_a_checkpoint, make_dataset, metrics_rows, train_tiny,
+                                 without_timings)
 from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
 
 from bilm.train import main
@@ -30,19 +27,6 @@ def dataset(tmp_path_factory):
 def train_command(dataset, out):
     return [sys.executable, "-m", "bilm.train", "--data", str(dataset), "--out", str(out), "--epochs", str(EPOCHS),
             "--lr", "1e-2", *TINY, *EVERY]
-
-
-def kill_after_a_checkpoint(command, last, since: float = 0.0) -> None:
-    """Start the command and SIGKILL it as soon as last.pt is (re)written after `since`."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, **ONE_THREAD})
-    deadline = time.time() + 120
-    while not (last.exists() and last.stat().st_mtime > since):
-        assert process.poll() is None, "the run ended before it could be killed"
-        assert time.time() < deadline
-        time.sleep(0.005)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def test_killed_and_resumed_run_ends_with_the_same_report(dataset, tmp_path):

@@ -7,7 +7,8 @@ never runs code from the file:
     epoch (epochs completed; in best.pt, the 1-based epoch whose weights these are; a mid-epoch
     last.pt holds weights from partway through the next one), val (best.pt: that epoch's
     validation metrics),
-    and, in last.pt only, train: the optimiser, schedule, RNG and loop state to resume from.
+    and, in last.pt only, train: the optimiser, schedule and loop state to resume from, and
+    under "ranks" the RNG and augmentation states of each training process, in rank order.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -74,6 +75,15 @@ def all_reduce(values: Tensor, world: World, op: str = "sum") -> Tensor:
     if world.distributed:
         values = values.clone()
         dist.all_reduce(values, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MIN)
+    return values
+
+
+def gather_to_main(value: Any, world: World) -> list[Any] | None:
+    """Every rank's `value`, in rank order, on rank 0 (None elsewhere); [value] on one process."""
+    if not world.distributed:
+        return [value]
+    values: list[Any] | None = [None] * world.size if world.is_main else None
+    dist.gather_object(value, values, dst=0)
     return values
 
 

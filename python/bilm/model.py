@@ -374,8 +374,8 @@ class BILMClassifier(nn.Module):
       CNN features carry them only indirectly. "rich": the 10 statistics per channel of
       `rich_window_stats` (10C inputs), through a batch norm (stats_norm) so that their
       scales match. "spectral": the rich ones plus the log power in six octave bands of
-      `LogBandPower` (16C inputs, the same batch norm). The VAE (decoder, KL) and the biomechanical loss are unchanged: they see
-      the latent only.
+      `LogBandPower` (16C inputs, the same batch norm). The VAE (decoder, KL) and the
+      biomechanical loss are unchanged: they see the latent only.
     * pooled_features: also append the time average of the encoder's last feature map
       (4 * base_channels inputs): how strongly each learned pattern occurs anywhere in the
       window, which the latent (a linear map of the flattened, position-bound map) does not

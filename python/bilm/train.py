@@ -238,8 +238,12 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         resumed = state["train"]
         optimizer.load_state_dict(resumed["optimizer"])
         schedule.load_state_dict(resumed["schedule"])
-        checkpoint.restore_rng(resumed["rng"])
-        augment.load_state_dict(resumed["augment"])
+        ranks = resumed["ranks"]  # each process's random streams, in rank order
+        if len(ranks) != world.size:
+            raise cli.UsageError(f"{run.last} was written by {len(ranks)} process(es); resume it with as "
+                                 f"many (torchrun --nproc_per_node={len(ranks)}) to continue it exactly")
+        checkpoint.restore_rng(ranks[world.rank]["rng"])
+        augment.load_state_dict(ranks[world.rank]["augment"])
         progress = Progress(**resumed["progress"])
         if world.is_main:  # the partial sums of the epoch are rank 0's to carry
             totals = EpochTotals.from_state(resumed["totals"], device)
@@ -271,10 +275,11 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     def save_last(step: int, sums: EpochTotals) -> None:
         """last.pt at a step boundary (step > 0: inside the epoch, with its running sums; 0: after it)."""
         progress.step = step
+        # Every rank draws its own dropout masks and augmentations: all their states are kept.
+        ranks = distributed.gather_to_main({"rng": checkpoint.capture_rng(), "augment": augment.state_dict()}, world)
         if world.is_main:
             checkpoint.save({**weights(), "epoch": progress.epoch, "train": {
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "rng": checkpoint.capture_rng(), "augment": augment.state_dict(),
+                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "ranks": ranks,
                 "progress": progress.state_dict(), "totals": sums.state_dict(),
             }}, run.last)
 
