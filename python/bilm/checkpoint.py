@@ -4,9 +4,9 @@ A checkpoint is a dict of tensors and plain containers (no pickled objects), so 
 never runs code from the file:
 
     format, config (BILMConfig as a dict), classes, standardize (buffers), model (state_dict),
-    epoch (epochs completed; in best.pt, the 1-based epoch whose weights these are; a mid-epoch
-    last.pt holds weights from partway through the next one), val (best.pt: that epoch's
-    validation metrics),
+    epoch (epochs completed; in best.pt, the 1-based epoch whose weights these are, the best on
+    validation or the last, per select_epoch; a mid-epoch last.pt holds weights from partway
+    through the next one), val (best.pt: that epoch's validation metrics),
     and, in last.pt only, train: the optimiser, schedule and loop state to resume from, and
     under "ranks" the RNG and augmentation states of each training process, in rank order.
 """

@@ -2,7 +2,8 @@
 
     config.json    everything needed to rebuild the run (config, data, options, versions)
     metrics.jsonl  one JSON object per epoch
-    last.pt        the state to resume from; best.pt  the weights chosen on validation
+    last.pt        the state to resume from; best.pt  the weights the run keeps (select_epoch:
+                   the best epoch on validation, or the last)
     report.json    the test-set report of best.pt
     curves.png, confusion.png
 """

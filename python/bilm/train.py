@@ -7,8 +7,9 @@
     torchrun --nproc_per_node=2 -m bilm.train ...            # data-parallel (only rank 0 writes)
 
 Training looks only at the training split: a validation part is held out from it (whole
-subjects when the data has subject ids) and drives checkpoint selection, early stopping and
-the learning-rate schedule. The test split is read once, at the end, to score best.pt.
+subjects when the data has subject ids) and drives checkpoint selection (select_epoch="best";
+"last" keeps the end of the schedule), early stopping and the learning-rate schedule. The
+test split is read once, at the end, to score best.pt, the weights the run keeps.
 The run folder holds config.json, metrics.jsonl, last.pt, best.pt, report.json, curves.png
 and confusion.png.
 """
@@ -171,11 +172,12 @@ def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device, non_blocking=True)
 
 
-def log_line(row: dict[str, Any], epochs: int, best: bool) -> str:
+def log_line(row: dict[str, Any], epochs: int, best: bool, kept: bool) -> str:
     return (f"epoch {row['epoch']:>3}/{epochs} | train loss {row['train_loss']:.4f} "
             f"acc {100 * row['train_accuracy']:5.1f}% | val loss {row['val_loss']:.4f} "
             f"acc {100 * row['val_accuracy']:5.1f}% F1 {row['val_macro_f1']:.4f} | "
-            f"lr {row['lr']:.2e} | {row['train_seconds']:.1f} s" + ("  *best" if best else ""))
+            f"lr {row['lr']:.2e} | {row['train_seconds']:.1f} s" + ("  *best" if best else "")
+            + ("  (kept)" if kept and not best else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,13 +330,14 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
             "val_seconds": time.perf_counter() - start,
         }
         improved = progress.finish_epoch(row, cfg.early_stopping_patience)
+        keep = improved if cfg.select_epoch == "best" else True  # best.pt: the weights the run reports
         schedule.step(val.loss)
         totals = EpochTotals.zeros(device)
         if world.is_main:
             run.append_metrics(row)
-            if improved:
+            if keep:
                 checkpoint.save({**weights(), "epoch": row["epoch"], "val": row}, run.best)
-            print(log_line(row, cfg.epochs, improved), flush=True)
+            print(log_line(row, cfg.epochs, improved, keep), flush=True)
         save_last(0, totals)
     if progress.stopped and world.is_main:
         print(f"early stopping: no better validation macro-F1 for {cfg.early_stopping_patience} epochs", flush=True)
