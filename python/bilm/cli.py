@@ -5,6 +5,7 @@ the exit codes (2: bad arguments or config, found before any work; 1: a failure 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -61,6 +62,12 @@ def load_data(path: str | None, download: bool = True) -> HARData:
         raise FileNotFoundError(
             f"could not download UCI HAR ({e}); pass --data PATH (a UCI HAR folder or a dataset .npz), "
             "or fetch it with `python -m bilm.data download`") from None
+
+
+def child_env(jobs: int) -> dict[str, str]:
+    """The environment for one of `jobs` training subprocesses run side by side: a thread pool
+    of CPUs / jobs each, so that they do not fight (unless the caller chose OMP_NUM_THREADS)."""
+    return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}
 
 
 def write_output(text: str, path: str | None) -> None:

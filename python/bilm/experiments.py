@@ -97,10 +97,7 @@ def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, 
     if not (run_dir / "report.json").exists():
         print(f"[{variant.name} seed {seed}] training in {run_dir}", flush=True)
         started = time.perf_counter()
-        # Runs side by side share the CPUs: one thread pool each, sized so they do not fight
-        # (unless the caller chose OMP_NUM_THREADS).
-        env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.jobs)), **os.environ}
-        subprocess.run(train_command(variant, seed, run_dir, args), check=True, env=env)
+        subprocess.run(train_command(variant, seed, run_dir, args), check=True, env=cli.child_env(args.jobs))
         print(f"[{variant.name} seed {seed}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return read_run(variant, seed, run_dir)
 

@@ -5,6 +5,7 @@
     last.pt        the state to resume from; best.pt  the weights the run keeps (select_epoch:
                    the best epoch on validation, or the last)
     report.json    the test-set report of best.pt
+    epoch-NNN.pt   with --keep-epochs, the weights after each epoch
     curves.png, confusion.png
 """
 
@@ -28,6 +29,9 @@ class RunDir:
         self.report = self.path / "report.json"
         self.curves = self.path / "curves.png"
         self.confusion = self.path / "confusion.png"
+
+    def epoch_checkpoint(self, epoch: int) -> Path:
+        return self.path / f"epoch-{epoch:03d}.pt"
 
     def holds_run(self) -> bool:
         return self.config.exists() or self.last.exists()

@@ -51,7 +51,8 @@ PROG = "bilm-train"
 # Options that define the run; --resume takes them from the run folder instead.
 CONFIG_OPTIONS = {"preset": "--preset", "config": "--config", "overrides": "--set", "epochs": "--epochs",
                   "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
-                  "checkpoint_every": "--checkpoint-every", "compile": "--compile", "amp": "--amp"}
+                  "checkpoint_every": "--checkpoint-every", "keep_epochs": "--keep-epochs", "compile": "--compile",
+                  "amp": "--amp"}
 
 
 class NonFiniteLoss(cli.CommandError):
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help=cli.DEVICE_HELP)
     run.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                      help="also write last.pt every STEPS steps (default: 0, at the end of each epoch only)")
+    run.add_argument("--keep-epochs", action="store_true", default=None,
+                     help="also keep every epoch's weights, as epoch-NNN.pt (for snapshot studies)")
     run.add_argument("--compile", action="store_true", default=None, help="torch.compile the training step")
     run.add_argument("--amp", action=argparse.BooleanOptionalAction,
                      help="bf16 autocast on CUDA (default: on with CUDA; CPU always trains in float32)")
@@ -125,7 +128,7 @@ def resolve_run(args: argparse.Namespace) -> tuple[BILMConfig, dict[str, Any], R
         raise cli.UsageError(f"--out {run.path} already holds a run; add --resume to continue it "
                              "or choose another folder")
     options = {"data": absolute(args.data), "device": args.device, "checkpoint_every": args.checkpoint_every or 0,
-               "compile": bool(args.compile), "amp": args.amp}
+               "keep_epochs": bool(args.keep_epochs), "compile": bool(args.compile), "amp": args.amp}
     return cfg, options, run
 
 
@@ -335,8 +338,11 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         totals = EpochTotals.zeros(device)
         if world.is_main:
             run.append_metrics(row)
+            chosen = {**weights(), "epoch": row["epoch"], "val": row}
             if keep:
-                checkpoint.save({**weights(), "epoch": row["epoch"], "val": row}, run.best)
+                checkpoint.save(chosen, run.best)
+            if options["keep_epochs"]:
+                checkpoint.save(chosen, run.epoch_checkpoint(row["epoch"]))
             print(log_line(row, cfg.epochs, improved, keep), flush=True)
         save_last(0, totals)
     if progress.stopped and world.is_main:

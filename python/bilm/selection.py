@@ -1,0 +1,134 @@
+"""Keep the epoch validation likes best, or the last one? A check on the training subjects.
+
+    python -m bilm.selection --data "UCI HAR Dataset" --out runs/selection --seeds 6 --jobs 2
+
+Each seed trains the default preset (plus any --set) with every epoch's weights kept
+(`bilm.train --keep-epochs`). Its validation subjects are then halved in every possible way:
+one half picks the epoch with the highest macro-F1 (what select_epoch="best" does), and the
+other half scores that epoch and, beside it, the last epoch. Only validation windows enter
+the comparison (each training run still writes its usual test report, which this ignores).
+A run folder that already holds its epochs is reused.
+
+It prints a markdown table: per seed, the held-out half's mean accuracy of each rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from bilm import cli
+from bilm.config import BILMConfig, apply_overrides, get_preset
+from bilm.data import HARData
+from bilm.inference import load_classifier
+from bilm.rundir import RunDir
+from bilm.splits import validation_split
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bilm.selection", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
+    parser.add_argument("--out", default="runs/selection", metavar="DIR", help="the study folder")
+    parser.add_argument("--seeds", type=int, default=6, metavar="N", help="training runs (seeds 0..N-1)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="runs trained at once, each given CPUs / N threads (default: 1)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="an override for every run, e.g. --set epochs=20")
+    return parser
+
+
+def train(seed: int, args: argparse.Namespace) -> RunDir:
+    """The seed's run with every epoch kept; trained unless its folder already has them."""
+    run = RunDir(Path(args.out) / f"seed-{seed}")
+    if not run.report.exists():
+        cmd = [sys.executable, "-m", "bilm.train", "--out", str(run.path), "--no-progress", "--device", "cpu"]
+        if run.last.exists():
+            cmd += ["--resume"]
+        else:
+            cmd += ["--seed", str(seed), "--keep-epochs", *(f"--set={o}" for o in args.overrides)]
+        cmd += ["--data", args.data] if args.data else []
+        subprocess.run(cmd, check=True, env=cli.child_env(args.jobs))
+    return run
+
+
+def epoch_predictions(run: RunDir, data: HARData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, subjects (N,) and each kept epoch's predicted classes (epochs, N) of the run's
+    validation windows."""
+    saved = json.loads(run.config.read_text())
+    cfg = BILMConfig.from_dict(saved["config"])
+    if not saved["run"].get("keep_epochs"):
+        raise cli.CommandError(f"{run.path} was trained without --keep-epochs; remove it or choose another --out")
+    val = validation_split(data.y_train, data.subject_train, cfg).val
+    X = data.X_train[val]
+    predicted = [load_classifier(run.epoch_checkpoint(e)).probabilities(X).argmax(axis=1)
+                 for e in range(1, cfg.epochs + 1)]
+    return data.y_train[val], data.subject_train[val], np.stack(predicted)
+
+
+def compare(y: np.ndarray, subjects: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Mean accuracy on the held-out half of: the epoch the other half likes best, the last
+    epoch, and (for scale) the best epoch in hindsight."""
+    def accuracy(epoch: int, part: np.ndarray) -> float:
+        return float(np.mean(predicted[epoch][part] == y[part]))
+
+    unique = np.unique(subjects)
+    scores: dict[str, list[float]] = {"chosen": [], "last": [], "hindsight": []}
+    for half in itertools.combinations(unique, len(unique) // 2):
+        choose, score = np.isin(subjects, half), ~np.isin(subjects, half)
+        f1 = [f1_score(y[choose], p[choose], average="macro") for p in predicted]
+        scores["chosen"].append(accuracy(int(np.argmax(f1)), score))
+        scores["last"].append(accuracy(len(predicted) - 1, score))
+        scores["hindsight"].append(max(accuracy(e, score) for e in range(len(predicted))))
+    return {rule: statistics.mean(values) for rule, values in scores.items()}
+
+
+def markdown(rows: dict[int, dict[str, float]]) -> str:
+    lines = ["| seed | best epoch on one half, scored on the other | last epoch | best in hindsight |",
+             "|---:|---:|---:|---:|"]
+    lines += [f"| {seed} | {r['chosen']:.4f} | {r['last']:.4f} | {r['hindsight']:.4f} |" for seed, r in rows.items()]
+    mean = {k: statistics.mean(r[k] for r in rows.values()) for k in ("chosen", "last", "hindsight")}
+    lines.append(f"| mean | {mean['chosen']:.4f} | {mean['last']:.4f} | {mean['hindsight']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def study(args: argparse.Namespace) -> int:
+    if args.seeds < 1 or args.jobs < 1:
+        raise cli.UsageError("--seeds and --jobs must be >= 1")
+    try:
+        cfg = apply_overrides(get_preset("default"), args.overrides)
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
+    if cfg.val_subjects < 2:
+        raise cli.UsageError(f"val_subjects={cfg.val_subjects}: halving the validation subjects needs 2 or more")
+    cli.check_data_path(args.data)
+    data = cli.load_data(args.data)
+    if data.subject_train is None:
+        raise cli.UsageError("the data has no subject ids: there are no validation subjects to halve")
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(lambda seed: train(seed, args), range(args.seeds)))
+    except subprocess.CalledProcessError as e:
+        raise cli.CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
+    rows = {seed: compare(*epoch_predictions(run, data)) for seed, run in enumerate(runs)}
+    table = markdown(rows)
+    (Path(args.out) / "selection.md").write_text(table)
+    print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run("bilm-selection", build_parser(), study, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
