@@ -71,8 +71,10 @@ def read_until(thread: threading.Thread, read) -> list:
 
 
 def test_signal_file_rewritten_while_loading(copy):
-    """A writer flips one channel between two versions with truncate-and-write (not atomic).
-    Each load sees version A, version B, or a half-written file: a ValueError naming it."""
+    """A writer flips one channel between two versions with truncate-and-write (not atomic),
+    in two halves that end on a row. A load sees a half-written file (a ValueError naming it)
+    or whole rows, each from A or from B: a reader that needs more than one read can meet the
+    file half old and half new, as np.loadtxt can; only an atomic rename rules that out."""
     path = signal(copy, "body_gyro_z")
     version_a = path.read_bytes()
     version_b = signal(copy, "total_acc_x").read_bytes()  # same shape, other values
@@ -94,7 +96,9 @@ def test_signal_file_rewritten_while_loading(copy):
             assert isinstance(outcome, ValueError), repr(outcome)
             assert str(path) in str(outcome), str(outcome)
         else:
-            assert np.array_equal(outcome, x_a) or np.array_equal(outcome, x_b)
+            rows_a = (outcome == x_a).all(axis=(1, 2))
+            rows_b = (outcome == x_b).all(axis=(1, 2))
+            assert (rows_a | rows_b).all()
     assert any(not isinstance(o, Exception) for o in outcomes)
 
 

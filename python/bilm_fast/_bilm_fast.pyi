@@ -53,6 +53,8 @@ def load_uci_har(
 
     Reads ``<split>/y_<split>.txt``, ``<split>/subject_<split>.txt`` and the 9 files of
     ``<split>/Inertial Signals/``; never needs ``X_<split>.txt`` and never writes a file.
+    A file rewritten in place during the load may be read partly old, partly new (as by
+    ``np.loadtxt``); replace files atomically (write a new one, rename it over the old).
 
     Raises:
         FileNotFoundError: a file is missing (``.filename`` is its path).
