@@ -124,15 +124,14 @@ class Evaluation:
 
 
 @torch.inference_mode()
-def evaluate(objective: Objective, standardize: nn.Module, X: Tensor, y: Tensor,
-             amp: contextlib.AbstractContextManager) -> Evaluation:
-    """The objective's mean loss and the logits of every window, in eval mode."""
+def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.AbstractContextManager) -> Evaluation:
+    """The objective's mean loss and the logits of every (standardised) window, in eval mode."""
     was_training = objective.training
     objective.eval()
     total = torch.zeros((), device=X.device)
     logits = []
     for i in range(0, len(X), EVAL_BATCH):
-        xb, yb = standardize(X[i:i + EVAL_BATCH]), y[i:i + EVAL_BATCH]
+        xb, yb = X[i:i + EVAL_BATCH], y[i:i + EVAL_BATCH]
         with amp:
             loss, batch_logits = objective(xb, yb)
         total += loss.float() * len(yb)

@@ -217,6 +217,8 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     X_val, y_val = to_device(data.X_train[split.val], device), to_device(data.y_train[split.val], device)
     y_val_np = data.y_train[split.val]  # for the metrics, on the host
     standardize = Standardize.fit(X_train, enabled=cfg.standardize)
+    with torch.no_grad():
+        X_val = standardize(X_val)  # once: validation windows are never augmented
     if world.is_main:
         print(f"data: {data.source}: {split.describe()}; {len(data.y_test)} test windows held back", flush=True)
 
@@ -319,7 +321,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
 
         distributed.sync_buffers(model, world)
         start = time.perf_counter()
-        val = evaluate(objective, standardize, X_val, y_val, amp)
+        val = evaluate(objective, X_val, y_val, amp)
         val_pred = val.logits.argmax(dim=1).numpy()
         row = {
             "epoch": epoch + 1,
