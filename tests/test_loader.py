@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.data import UCI_HAR_SIGNALS
+from bilm.data import UCI_HAR_SIGNALS, signal_path
 from bilm.synth import write_uci_tree
 
 N_TRAIN, N_TEST = 40, 17
@@ -31,12 +31,8 @@ def broken(tree, tmp_path) -> Path:
     return Path(shutil.copytree(tree, tmp_path / "UCI HAR Dataset"))
 
 
-def signal_file(root: Path, channel: str, split: str = "test") -> Path:
-    return root / split / "Inertial Signals" / f"{channel}_{split}.txt"
-
-
 def loadtxt_reference(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = np.stack([np.loadtxt(signal_file(root, c, split)) for c in UCI_HAR_SIGNALS], axis=1)
+    x = np.stack([np.loadtxt(signal_path(root, split, c)) for c in UCI_HAR_SIGNALS], axis=1)
     y = np.loadtxt(root / split / f"y_{split}.txt").astype(np.int64) - 1
     subject = np.loadtxt(root / split / f"subject_{split}.txt").astype(np.int64)
     return x, y, subject
@@ -61,7 +57,7 @@ def test_bit_identical_to_loadtxt(tree, split, n):
 def test_channel_order_follows_the_file_names(tree):
     x, _, _ = bilm_fast.load_uci_har(tree, "test")
     for i, channel in enumerate(UCI_HAR_SIGNALS):
-        np.testing.assert_array_equal(x[:, i, :], np.loadtxt(signal_file(tree, channel)).astype(np.float32))
+        np.testing.assert_array_equal(x[:, i, :], np.loadtxt(signal_path(tree, "test", channel)).astype(np.float32))
 
 
 def test_default_split_dtype_and_numpy_dtype_objects(tree):
@@ -74,7 +70,7 @@ def test_default_split_dtype_and_numpy_dtype_objects(tree):
 
 def test_does_not_need_the_561_features_and_accepts_lf(broken):
     assert not list(broken.rglob("X_*.txt"))
-    path = signal_file(broken, "body_gyro_y")
+    path = signal_path(broken, "test", "body_gyro_y")
     path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").rstrip(b"\n"))  # LF, no final newline
     x, _, _ = bilm_fast.load_uci_har(broken, "test")
     np.testing.assert_array_equal(x[:, 4, :], np.loadtxt(path).astype(np.float32))
@@ -86,7 +82,7 @@ def test_unknown_split_lists_the_valid_ones(tree):
 
 
 def test_missing_file_names_the_path(broken):
-    path = signal_file(broken, "total_acc_y")
+    path = signal_path(broken, "test", "total_acc_y")
     path.unlink()
     with pytest.raises(FileNotFoundError) as info:
         bilm_fast.load_uci_har(broken, "test")
@@ -117,28 +113,28 @@ def replace_line(path: Path, line: int, edit) -> None:
     ],
 )
 def test_malformed_signal_names_file_line_and_token(broken, edit, message):
-    path = signal_file(broken, "body_acc_z")
+    path = signal_path(broken, "test", "body_acc_z")
     replace_line(path, 3, edit)
     with pytest.raises(ValueError, match=re.escape(f"{path}, line 3: {message}")):
         bilm_fast.load_uci_har(broken, "test")
 
 
 def test_truncated_last_row(broken):
-    path = signal_file(broken, "body_gyro_x")
+    path = signal_path(broken, "test", "body_gyro_x")
     path.write_bytes(path.read_bytes()[:-1000])
     with pytest.raises(ValueError, match=re.escape(f"{path}, line {N_TEST}: expected 128 values, found 66")):
         bilm_fast.load_uci_har(broken, "test")
 
 
 def test_empty_file(broken):
-    path = signal_file(broken, "total_acc_x")
+    path = signal_path(broken, "test", "total_acc_x")
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=re.escape(f"{path}, line 1: no numbers")):
         bilm_fast.load_uci_har(broken, "test")
 
 
 def test_channel_with_fewer_rows_names_files_and_counts(broken):
-    path = signal_file(broken, "total_acc_z")
+    path = signal_path(broken, "test", "total_acc_z")
     path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-2]))
     labels = broken / "test" / "y_test.txt"
     with pytest.raises(ValueError, match=re.escape(f"{path} has {N_TEST - 2} rows but {labels} has {N_TEST}")):

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bilm_fast
-from bilm.data import UCI_HAR_SIGNALS
+from bilm.data import UCI_HAR_SIGNALS, signal_path
 from bilm.synth import write_uci_tree
 from uci_text import uci_field
 
@@ -156,9 +156,7 @@ def trees(tmp_path_factory):
 def test_uci_trees_match_loadtxt(trees, n, seed, split, threads):
     root = trees[(n, seed)]
     folder = root / split
-    x_ref = np.stack(
-        [np.loadtxt(folder / "Inertial Signals" / f"{c}_{split}.txt", ndmin=2) for c in UCI_HAR_SIGNALS], axis=1
-    )
+    x_ref = np.stack([np.loadtxt(signal_path(root, split, c), ndmin=2) for c in UCI_HAR_SIGNALS], axis=1)
     x, y, subject = bilm_fast.load_uci_har(root, split, num_threads=threads)
     assert_bits_equal(x, x_ref.astype(np.float32))
     np.testing.assert_array_equal(y, np.loadtxt(folder / f"y_{split}.txt", ndmin=1).astype(np.int64) - 1)
@@ -176,7 +174,7 @@ def test_uci_trees_match_loadtxt(trees, n, seed, split, threads):
 def test_corrupted_uci_signal_names_file_and_line(trees, tmp_path_factory, n, channel, row, column, junk):
     root = Path(shutil.copytree(trees[(n, 0)], tmp_path_factory.mktemp("corrupt") / "UCI HAR Dataset"))
     row = row % n
-    path = root / "test" / "Inertial Signals" / f"{channel}_test.txt"
+    path = signal_path(root, "test", channel)
     lines = path.read_bytes().split(b"\r\n")
     fields = [lines[row][i : i + 16] for i in range(0, len(lines[row]), 16)]
     fields[column] = b" " + junk.encode()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.data import UCI_HAR_SIGNALS
+from bilm.data import UCI_HAR_SIGNALS, signal_path
 
 # From the dataset's NOTICE: windows, label counts for 1..6, subjects.
 FACTS = {
@@ -27,6 +27,6 @@ def test_real_split(uci_har_root, split):
     np.testing.assert_array_equal(y + 1, np.loadtxt(uci_har_root / split / f"y_{split}.txt"))
     np.testing.assert_array_equal(subject, np.loadtxt(uci_har_root / split / f"subject_{split}.txt"))
     for i, channel in enumerate(UCI_HAR_SIGNALS):
-        want = np.loadtxt(uci_har_root / split / "Inertial Signals" / f"{channel}_{split}.txt")
+        want = np.loadtxt(signal_path(uci_har_root, split, channel))
         np.testing.assert_array_equal(x64[:, i].view(np.uint64), want.view(np.uint64), err_msg=channel)
         np.testing.assert_array_equal(x32[:, i].view(np.uint32), want.astype(np.float32).view(np.uint32), err_msg=channel)

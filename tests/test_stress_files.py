@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.data import UCI_HAR_SIGNALS
+from bilm.data import UCI_HAR_SIGNALS, signal_path
 from bilm.synth import write_uci_tree
 from uci_text import uci_field
 
@@ -35,10 +35,6 @@ def tree(tmp_path_factory) -> Path:
 @pytest.fixture
 def copy(tree, tmp_path) -> Path:
     return Path(shutil.copytree(tree, tmp_path / "UCI HAR Dataset"))
-
-
-def signal(root: Path, channel: str, split: str = "test") -> Path:
-    return root / split / "Inertial Signals" / f"{channel}_{split}.txt"
 
 
 def hammer(work, seconds: float) -> threading.Thread:
@@ -75,9 +71,9 @@ def test_signal_file_rewritten_while_loading(copy):
     in two halves that end on a row. A load sees a half-written file (a ValueError naming it)
     or whole rows, each from A or from B: a reader that needs more than one read can meet the
     file half old and half new, as np.loadtxt can; only an atomic rename rules that out."""
-    path = signal(copy, "body_gyro_z")
+    path = signal_path(copy, "test", "body_gyro_z")
     version_a = path.read_bytes()
-    version_b = signal(copy, "total_acc_x").read_bytes()  # same shape, other values
+    version_b = signal_path(copy, "test", "total_acc_x").read_bytes()  # same shape, other values
     x_a = bilm_fast.load_uci_har(copy, "test")[0]
     path.write_bytes(version_b)
     x_b = bilm_fast.load_uci_har(copy, "test")[0]
@@ -158,7 +154,7 @@ def prefix_values(text: str):
 def test_file_deleted_and_recreated_while_loading(copy):
     """A writer deletes a channel and puts it back (atomically, via rename): each load gives
     the right arrays or FileNotFoundError with that file's name."""
-    path = signal(copy, "body_acc_y")
+    path = signal_path(copy, "test", "body_acc_y")
     content = path.read_bytes()
     expected = bilm_fast.load_uci_har(copy, "test")
     spare = path.with_suffix(".tmp")
@@ -275,7 +271,7 @@ def test_symlink_loop_in_the_tree(copy):
     with pytest.raises(OSError) as info:
         bilm_fast.load_uci_har(copy, "test")
     assert info.value.errno == errno.ELOOP
-    assert info.value.filename == str(signal(copy, UCI_HAR_SIGNALS[0]))
+    assert info.value.filename == str(signal_path(copy, "test", UCI_HAR_SIGNALS[0]))
 
 
 def test_dangling_symlink(tmp_path):
@@ -366,7 +362,7 @@ def test_folder_without_read_and_search_permission(open_tree):
     signals.chmod(0o000)
     name, number, filename = run_as_unprivileged(lambda: bilm_fast.load_uci_har(open_tree, "test"))
     assert (name, number) == ("PermissionError", errno.EACCES)
-    assert filename == str(signal(open_tree, UCI_HAR_SIGNALS[0]))
+    assert filename == str(signal_path(open_tree, "test", UCI_HAR_SIGNALS[0]))
 
 
 def test_folder_readable_but_not_searchable(open_tree):
@@ -375,11 +371,11 @@ def test_folder_readable_but_not_searchable(open_tree):
     signals.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     name, number, filename = run_as_unprivileged(lambda: bilm_fast.load_uci_har(open_tree, "test"))
     assert (name, number) == ("PermissionError", errno.EACCES)
-    assert filename == str(signal(open_tree, UCI_HAR_SIGNALS[0]))
+    assert filename == str(signal_path(open_tree, "test", UCI_HAR_SIGNALS[0]))
 
 
 def test_file_without_read_permission(open_tree):
-    path = signal(open_tree, "total_acc_z")
+    path = signal_path(open_tree, "test", "total_acc_z")
     path.chmod(0o000)
     name, number, filename = run_as_unprivileged(lambda: bilm_fast.load_uci_har(open_tree, "test"))
     assert (name, number, filename) == ("PermissionError", errno.EACCES, str(path))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import bilm_fast
-from bilm.data import UCI_HAR_CLASSES, UCI_HAR_SIGNALS
+from bilm.data import UCI_HAR_CLASSES, UCI_HAR_SIGNALS, signal_path
 from bilm.synth import format_fields, write_uci_tree
 from uci_text import uci_field
 
@@ -36,7 +36,7 @@ def test_layout(tree):
 
 def test_signal_text_format(tree):
     for channel in UCI_HAR_SIGNALS:
-        data = (tree / "train" / "Inertial Signals" / f"{channel}_train.txt").read_bytes()
+        data = signal_path(tree, "train", channel).read_bytes()
         lines = data.splitlines(keepends=True)
         assert len(lines) == 300
         assert all(SIGNAL_LINE.fullmatch(line) for line in lines), channel
@@ -55,7 +55,7 @@ def test_fields_are_formatted_as_printf_with_a_three_digit_exponent():
 
 def test_values_round_trip_through_the_text(tree):
     # Every field says exactly the value that loadtxt and bilm_fast read back.
-    path = tree / "test" / "Inertial Signals" / "body_gyro_z_test.txt"
+    path = signal_path(tree, "test", "body_gyro_z")
     values = np.loadtxt(path)
     x, _, _ = bilm_fast.load_uci_har(tree, "test", dtype="float64")
     np.testing.assert_array_equal(x[:, 5, :], values)

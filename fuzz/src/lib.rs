@@ -453,6 +453,18 @@ impl Lcg {
     }
 }
 
+/// `mantissa` (8 digits) as UCI writes a number, `d.ddddddde±ddd`, unpadded.
+pub fn uci_number(mantissa: u64, exponent: i64, negative: bool) -> String {
+    format!(
+        "{}{}.{:07}e{}{:03}",
+        if negative { "-" } else { "" },
+        mantissa / 10_000_000,
+        mantissa % 10_000_000,
+        if exponent < 0 { '-' } else { '+' },
+        exponent.unsigned_abs()
+    )
+}
+
 /// A valid split of `n` windows in the exact UCI format, values derived from `seed`.
 pub fn valid_tree(n: usize, seed: u64, crlf: bool) -> TreeFiles {
     let mut rng = Lcg(seed ^ 0x9E37_79B9_7F4A_7C15);
@@ -475,17 +487,8 @@ pub fn valid_tree(n: usize, seed: u64, crlf: bool) -> TreeFiles {
                 let mantissa = rng.next() % 100_000_000;
                 let exponent = (rng.next() % 45) as i64 - 16; // some outside the fast path
                 let negative = rng.next() % 2 == 0;
-                text.extend_from_slice(
-                    format!(
-                        " {}{}.{:07}e{}{:03}",
-                        if negative { '-' } else { ' ' },
-                        mantissa / 10_000_000,
-                        mantissa % 10_000_000,
-                        if exponent < 0 { '-' } else { '+' },
-                        exponent.unsigned_abs()
-                    )
-                    .as_bytes(),
-                );
+                let number = uci_number(mantissa, exponent, negative);
+                text.extend_from_slice(format!("{number:>16}").as_bytes());
             }
             text.extend_from_slice(end);
         }

@@ -7,13 +7,20 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
+from bilm.checkpoint import LAST
 from bilm.data import DownloadError, HARData, load_dataset
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: auto)"
 
@@ -64,10 +71,25 @@ def load_data(path: str | None, download: bool = True) -> HARData:
             "or fetch it with `python -m bilm.data download`") from None
 
 
-def child_env(jobs: int) -> dict[str, str]:
-    """The environment for one of `jobs` training subprocesses run side by side: a thread pool
-    of CPUs / jobs each, so that they do not fight (unless the caller chose OMP_NUM_THREADS)."""
-    return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}
+def train_subprocess(run_dir: Path, new_run: Sequence[str], data: str | None, device: str, jobs: int) -> None:
+    """`python -m bilm.train` for the run folder `run_dir` in a child process: resumed when it
+    holds a last.pt, else started with the options `new_run`. One of `jobs` side by side, it
+    gets a thread pool of CPUs / jobs, so they do not fight (unless OMP_NUM_THREADS is set)."""
+    cmd = [sys.executable, "-m", "bilm.train", "--out", str(run_dir), "--device", device, "--no-progress"]
+    cmd += ["--resume"] if (run_dir / LAST).exists() else list(new_run)
+    cmd += ["--data", data] if data else []
+    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}
+    subprocess.run(cmd, check=True, env=env)
+
+
+def in_parallel(work: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
+    """[work(item) for item in items], `jobs` at a time; a failed training subprocess (see
+    train_subprocess) becomes a CommandError naming its command."""
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            return list(pool.map(work, items))
+    except subprocess.CalledProcessError as e:
+        raise CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -19,10 +19,8 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,23 +79,15 @@ def seeds_for(variant: Variant, args: argparse.Namespace) -> range:
     return range(args.default_seeds if variant.name == "default" else args.seeds)
 
 
-def train_command(variant: Variant, seed: int, run_dir: Path, args: argparse.Namespace) -> list[str]:
-    cmd = [sys.executable, "-m", "bilm.train", "--out", str(run_dir), "--device", args.device, "--no-progress"]
-    if (run_dir / "last.pt").exists():
-        return cmd + ["--resume"] + (["--data", args.data] if args.data else [])
-    cmd += ["--preset", variant.preset, "--seed", str(seed)]
-    for override in (*variant.overrides, *args.overrides):
-        cmd += ["--set", override]
-    return cmd + (["--data", args.data] if args.data else [])
-
-
 def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Train (or resume, or just read) one run and return its row."""
     run_dir = Path(args.out) / variant.name / f"seed-{seed}"
     if not (run_dir / "report.json").exists():
         print(f"[{variant.name} seed {seed}] training in {run_dir}", flush=True)
         started = time.perf_counter()
-        subprocess.run(train_command(variant, seed, run_dir, args), check=True, env=cli.child_env(args.jobs))
+        new_run = ["--preset", variant.preset, "--seed", str(seed),
+                   *(f"--set={o}" for o in (*variant.overrides, *args.overrides))]
+        cli.train_subprocess(run_dir, new_run, args.data, args.device, args.jobs)
         print(f"[{variant.name} seed {seed}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return read_run(variant, seed, run_dir)
 
@@ -145,12 +135,8 @@ def study(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = [v for v in VARIANTS if v.name in args.variants]
-    try:
-        jobs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
-        with ThreadPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(lambda job: run_one(*job, args), jobs))
-    except subprocess.CalledProcessError as e:
-        raise cli.CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
+    jobs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
+    rows = cli.in_parallel(lambda job: run_one(*job, args), jobs, args.jobs)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     table = markdown(rows, args)
     (out / "results.md").write_text(table)

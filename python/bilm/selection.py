@@ -18,9 +18,7 @@ import argparse
 import itertools
 import json
 import statistics
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +49,8 @@ def train(seed: int, args: argparse.Namespace) -> RunDir:
     """The seed's run with every epoch kept; trained unless its folder already has them."""
     run = RunDir(Path(args.out) / f"seed-{seed}")
     if not run.report.exists():
-        cmd = [sys.executable, "-m", "bilm.train", "--out", str(run.path), "--no-progress", "--device", "cpu"]
-        if run.last.exists():
-            cmd += ["--resume"]
-        else:
-            cmd += ["--seed", str(seed), "--keep-epochs", *(f"--set={o}" for o in args.overrides)]
-        cmd += ["--data", args.data] if args.data else []
-        subprocess.run(cmd, check=True, env=cli.child_env(args.jobs))
+        new_run = ["--seed", str(seed), "--keep-epochs", *(f"--set={o}" for o in args.overrides)]
+        cli.train_subprocess(run.path, new_run, args.data, "cpu", args.jobs)
     return run
 
 
@@ -114,11 +107,7 @@ def study(args: argparse.Namespace) -> int:
     data = cli.load_data(args.data)
     if data.subject_train is None:
         raise cli.UsageError("the data has no subject ids: there are no validation subjects to halve")
-    try:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            runs = list(pool.map(lambda seed: train(seed, args), range(args.seeds)))
-    except subprocess.CalledProcessError as e:
-        raise cli.CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
+    runs = cli.in_parallel(lambda seed: train(seed, args), range(args.seeds), args.jobs)
     rows = {seed: compare(*epoch_predictions(run, data)) for seed, run in enumerate(runs)}
     table = markdown(rows)
     (Path(args.out) / "selection.md").write_text(table)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bilm.data.har import UCI_HAR_CLASSES, UCI_HAR_SIGNALS
+from bilm.data.har import UCI_HAR_CLASSES, UCI_HAR_SIGNALS, signal_path
 
 STEPS = 128  # readings per window: 2.56 s at 50 Hz
 RATE_HZ = 50.0
@@ -82,7 +82,7 @@ def write_uci_tree(
     train_subjects = np.setdiff1d(subjects, test_subjects)
     traits = _SubjectTraits(rng, n_subjects)
     for split, n, split_subjects in (("train", n_train, train_subjects), ("test", n_test, test_subjects)):
-        _write_split(root / split, split, n, split_subjects, traits, rng)
+        _write_split(root, split, n, split_subjects, traits, rng)
     return root
 
 
@@ -96,19 +96,19 @@ class _SubjectTraits:
 
 
 def _write_split(
-    folder: Path,
+    root: Path,
     split: str,
     n: int,
     subjects: np.ndarray,
     traits: _SubjectTraits,
     rng: np.random.Generator,
 ) -> None:
-    signals = folder / "Inertial Signals"
-    signals.mkdir(parents=True, exist_ok=True)
+    folder = root / split
+    signal_path(root, split, UCI_HAR_SIGNALS[0]).parent.mkdir(parents=True, exist_ok=True)
     subject, label = _sessions(n, subjects, rng)
     (folder / f"y_{split}.txt").write_bytes("".join(f"{v + 1}\n" for v in label).encode())
     (folder / f"subject_{split}.txt").write_bytes("".join(f"{v}\n" for v in subject).encode())
-    files = [open(signals / f"{channel}_{split}.txt", "wb") for channel in UCI_HAR_SIGNALS]
+    files = [open(signal_path(root, split, channel), "wb") for channel in UCI_HAR_SIGNALS]
     try:
         for start in range(0, n, _BATCH):
             stop = min(start + _BATCH, n)

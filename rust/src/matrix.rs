@@ -94,7 +94,8 @@ pub fn open(path: &Path) -> Result<File> {
 /// the file's length with a fallible reservation: a huge file is an OutOfMemory error.
 pub fn read_open(mut file: &File, path: &Path) -> Result<Vec<u8>> {
     let mut text = Vec::new();
-    file.read_to_end(&mut text).map_err(|e| Error::io(path, e))?;
+    file.read_to_end(&mut text)
+        .map_err(|e| Error::io(path, e))?;
     Ok(text)
 }
 

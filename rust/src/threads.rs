@@ -85,7 +85,10 @@ fn thread_count(num_threads: Option<NonZeroUsize>) -> Result<usize> {
 
 fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     let mut cached = cache().pool.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(pool) = cached.as_ref().filter(|p| p.current_num_threads() == threads) {
+    if let Some(pool) = cached
+        .as_ref()
+        .filter(|p| p.current_num_threads() == threads)
+    {
         return Ok(Arc::clone(pool));
     }
     // A pool of another size is replaced below, and dropped once running calls release it.

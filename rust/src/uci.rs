@@ -101,9 +101,7 @@ pub fn load<T: Sample>(root: &Path, split: &str) -> Result<Split<T>> {
             CHANNELS.len()
         ))
     };
-    let len = n
-        .checked_mul(CHANNELS.len() * STEPS)
-        .ok_or_else(too_many)?;
+    let len = n.checked_mul(CHANNELS.len() * STEPS).ok_or_else(too_many)?;
     let mut x = Vec::new();
     x.try_reserve_exact(len).map_err(|_| too_many())?;
     x.resize(len, T::default());

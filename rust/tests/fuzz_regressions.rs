@@ -52,14 +52,8 @@ fn uci_tree_corpus() {
 fn token() -> impl Strategy<Value = String> {
     prop_oneof![
         // UCI's fixed layout, sometimes with an exponent outside the fast path.
-        (0u32..100_000_000, -40i32..40, any::<bool>()).prop_map(|(m, e, neg)| format!(
-            "{}{}.{:07}e{}{:03}",
-            if neg { "-" } else { "" },
-            m / 10_000_000,
-            m % 10_000_000,
-            if e < 0 { '-' } else { '+' },
-            e.unsigned_abs()
-        )),
+        (0u64..100_000_000, -40i64..40, any::<bool>())
+            .prop_map(|(m, e, neg)| checks::uci_number(m, e, neg)),
         any::<f64>().prop_map(|v| format!("{v:e}")),
         any::<f32>().prop_map(|v| format!("{v}")),
         (-1000i64..1000).prop_map(|v| v.to_string()),

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bilm.bench.common import machine, peak_rss_kib, real_uci_har, reset_peak_rss_kib, usable_cpus
-from bilm.data import UCI_HAR_SIGNALS
+from bilm.data import UCI_HAR_SIGNALS, signal_path
 
 SPLITS = ("train", "test")
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -82,8 +82,7 @@ def _read_csv(path: Path) -> np.ndarray:
 def _per_file(root: Path, split: str, read: Callable[[Path], np.ndarray]) -> Arrays:
     """The usual notebook code: read each text file, cast to float32, stack the channels."""
     folder = root / split
-    signals = [folder / "Inertial Signals" / f"{c}_{split}.txt" for c in UCI_HAR_SIGNALS]
-    x = np.stack([read(path).astype(np.float32) for path in signals], axis=1)
+    x = np.stack([read(signal_path(root, split, c)).astype(np.float32) for c in UCI_HAR_SIGNALS], axis=1)
     y = read(folder / f"y_{split}.txt").astype(np.int64).reshape(-1) - 1
     subject = read(folder / f"subject_{split}.txt").astype(np.int64).reshape(-1)
     return x, y, subject

@@ -10,7 +10,7 @@ Command line: `python -m bilm.data download|synth|windows|info --help`.
 from bilm.data.cache import load_uci_har
 from bilm.data.dataset import load_dataset
 from bilm.data.download import DownloadError, fetch_uci_har
-from bilm.data.har import UCI_HAR_CLASSES, UCI_HAR_SIGNALS, HARData
+from bilm.data.har import UCI_HAR_CLASSES, UCI_HAR_SIGNALS, HARData, signal_path
 from bilm.data.locations import data_dir
 from bilm.data.npz import load_npz, save_npz
 
@@ -25,4 +25,5 @@ __all__ = [
     "load_npz",
     "load_uci_har",
     "save_npz",
+    "signal_path",
 ]

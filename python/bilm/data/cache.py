@@ -24,7 +24,7 @@ import numpy as np
 import bilm_fast
 import bilm_fast._bilm_fast
 
-from bilm.data.har import UCI_HAR_SIGNALS
+from bilm.data.har import UCI_HAR_SIGNALS, signal_path
 from bilm.data.locations import data_dir
 
 NO_CACHE_ENV = "BILM_NO_CACHE"
@@ -78,7 +78,7 @@ def source_files(root: Path, split: str) -> list[Path]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     folder = root / split
-    signals = [folder / "Inertial Signals" / f"{signal}_{split}.txt" for signal in UCI_HAR_SIGNALS]
+    signals = [signal_path(root, split, signal) for signal in UCI_HAR_SIGNALS]
     return [folder / f"y_{split}.txt", folder / f"subject_{split}.txt", *signals]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +12,11 @@ import numpy as np
 UCI_HAR_CLASSES = ("WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING", "LAYING")
 # The nine "Inertial Signals" files of a split, in the channel order of X (N, 9, 128).
 UCI_HAR_SIGNALS = tuple(f"{kind}_{axis}" for kind in ("body_acc", "body_gyro", "total_acc") for axis in "xyz")
+
+
+def signal_path(root: str | os.PathLike[str], split: str, signal: str) -> Path:
+    """Where a UCI HAR folder keeps one signal of a split: <split>/Inertial Signals/<signal>_<split>.txt."""
+    return Path(root) / split / "Inertial Signals" / f"{signal}_{split}.txt"
 
 
 @dataclass(frozen=True)
