@@ -142,6 +142,25 @@ def test_more_validation_subjects_than_subjects(dataset, tmp_path, capsys):
     assert "only 6 subjects" in err
 
 
+def test_a_refit_trains_on_every_subject_without_validation(dataset, tmp_path, capsys):
+    run = train_tiny(dataset, tmp_path / "refit", "--set", "val_subjects=0", epochs=2)
+    saved = json.loads((run / "config.json").read_text())["data"]
+    assert saved["val_windows"] == 0 and saved["train_windows"] == len(np.load(dataset)["y_train"])
+    assert [sorted(row) for row in metrics_rows(run)] == [
+        ["epoch", "lr", "train_accuracy", "train_loss", "train_seconds"]] * 2
+    assert json.loads((run / "report.json").read_text())["best_epoch"] == 2
+    assert (run / "curves.png").exists()
+    out = capsys.readouterr().out
+    assert "none held out for validation" in out and "no validation" in out
+
+
+@pytest.mark.parametrize("setting", ["select_epoch=best", "early_stopping_patience=3", "scheduler=plateau"])
+def test_a_refit_refuses_what_reads_validation(setting, dataset, tmp_path, capsys):
+    err = expect_usage_error(["--data", str(dataset), "--out", str(tmp_path / "r"), *TINY,
+                              "--set", "val_subjects=0", "--set", setting], capsys)
+    assert "val_subjects=0 holds out no validation data" in err and setting.split("=")[0] in err
+
+
 def test_without_data_it_says_how_to_get_some(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "empty"))
     assert main(["--no-download", "--out", str(tmp_path / "r"), "--device", "cpu"]) != 0

@@ -41,6 +41,14 @@ def test_validation_holds_out_whole_subjects_chosen_by_the_seed():
     assert validation_split(y, subjects, BILMConfig(val_subjects=4, seed=4)).val_subjects != split.val_subjects
 
 
+def test_val_subjects_0_holds_out_nothing():
+    subjects = np.repeat(np.arange(1, 8), 5)
+    for with_subjects in (subjects, None):
+        split = validation_split(np.tile(np.arange(5), 7), with_subjects,
+                                 BILMConfig(val_subjects=0, select_epoch="last"))
+        assert split.train.tolist() == list(range(35)) and len(split.val) == 0 and split.val_subjects == ()
+
+
 def test_without_subjects_the_split_is_stratified():
     y = np.repeat(np.arange(4), [50, 30, 15, 5])
     split = validation_split(y, None, BILMConfig(val_fraction=0.2))

@@ -105,8 +105,11 @@ class BILMConfig:
 
     # --- data handling ---
     standardize: bool = False  # per-channel, fitted on the training part only
-    val_subjects: int = 4  # training subjects held out for validation (chosen by `seed`)
-    val_fraction: float = 0.2  # stratified split when the data has no subjects
+    # Training subjects held out for validation (chosen by `seed`). 0: none, the model trains on
+    # every training window (a refit once the study has fixed the settings); it then needs
+    # select_epoch="last", no early stopping and no plateau schedule, which read validation.
+    val_subjects: int = 4
+    val_fraction: float = 0.2  # stratified split when the data has no subjects (unless val_subjects=0)
     augment_jitter: float = 0.0  # std of additive Gaussian noise, in standardised units
     augment_scale: float = 0.0  # std of a per-window, per-channel multiplicative factor
     augment_rotation_deg: float = 0.0  # max angle of a random 3-D rotation per sensor triple
@@ -144,8 +147,10 @@ class BILMConfig:
             raise ValueError(f"config field plateau_factor must be in (0, 1), got {self.plateau_factor}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"config field label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.val_subjects < 1:
-            raise ValueError(f"config field val_subjects must be >= 1, got {self.val_subjects}")
+        if self.val_subjects < 0:
+            raise ValueError(f"config field val_subjects must be >= 0, got {self.val_subjects}")
+        if self.val_subjects == 0:
+            _check_without_validation(self)
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"config field val_fraction must be in (0, 1), got {self.val_fraction}")
         for name in ("angle_min", "angle_max"):
@@ -163,6 +168,21 @@ class BILMConfig:
     def from_dict(cls, values: dict[str, Any]) -> BILMConfig:
         """Build a config from plain values (JSON or TOML), rejecting unknown fields."""
         return dataclasses.replace(cls(), **_coerce_all(values))
+
+
+def _check_without_validation(cfg: BILMConfig) -> None:
+    """val_subjects=0 leaves nothing to validate on: refuse the settings that read validation."""
+    readers = []
+    if cfg.select_epoch != "last":
+        readers.append(f"select_epoch={cfg.select_epoch!r}")
+    if cfg.early_stopping_patience:
+        readers.append(f"early_stopping_patience={cfg.early_stopping_patience}")
+    if cfg.scheduler == "plateau":
+        readers.append("scheduler='plateau'")
+    if readers:
+        raise ValueError(f"config field val_subjects=0 holds out no validation data, but {', '.join(readers)} "
+                         "reads it; set select_epoch=last, early_stopping_patience=0 and another scheduler, "
+                         "or val_subjects >= 1")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -256,11 +276,13 @@ PRESETS: dict[str, BILMConfig] = {
     # jitter + time-shift augmentation (scaling and rotation distort the gravity direction and
     # did worse). It keeps the last epoch: choosing the epoch on two validation subjects and
     # scoring it on the other two did 1.1 points worse than the last epoch, on all of 6 seeds.
+    # With nothing left to choose, it trains on all training subjects (val_subjects=0): on
+    # fixed validation subjects, 9, 13 and 17 training subjects gave 93.4, 94.1 and 95.0%.
     "default": BILMConfig(
         latent_sequence="temporal", standardize=True, classifier_input="mu",
         window_stats="spectral", pooled_features=True, optimizer="adamw", weight_decay=0.01,
         scheduler="cosine", warmup_epochs=2, epochs=10, label_smoothing=0.1, augment_jitter=0.05,
-        augment_shift=8, select_epoch="last",
+        augment_shift=8, select_epoch="last", val_subjects=0,
     ),
 }
 

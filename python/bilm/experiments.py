@@ -40,6 +40,8 @@ class Variant:
 VARIANTS = (
     Variant("seed", "seed preset (the notebook)", "seed"),
     Variant("default", "default preset", "default"),
+    Variant("held-out", "default holding out 4 of the 21 training subjects for validation", "default",
+            ("val_subjects=4",)),
     Variant("no-spectral", "default without the octave-band log powers (rich statistics only)", "default",
             ("window_stats=rich",)),
     Variant("no-biomech", "default without the biomechanical loss", "default", ("w_biomech=0",)),

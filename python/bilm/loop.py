@@ -152,10 +152,11 @@ class Progress:
     history: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl's rows
 
     def finish_epoch(self, row: dict[str, Any], patience: int) -> bool:
-        """Record an epoch's metrics; True when it is the best so far on validation macro-F1."""
+        """Record an epoch's metrics; True when it is the best so far on validation macro-F1
+        (never, in a run without validation)."""
         self.history.append(row)
         self.epoch, self.step = row["epoch"], 0
-        improved = row["val_macro_f1"] > self.best_score
+        improved = row.get("val_macro_f1", -math.inf) > self.best_score
         if improved:
             self.best_score, self.bad_epochs = row["val_macro_f1"], 0
         else:

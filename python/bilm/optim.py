@@ -46,8 +46,9 @@ class EpochSchedule:
             return warm * (cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
         return warm * cfg.lr * self.plateau_scale
 
-    def step(self, val_loss: float) -> None:
-        """End of an epoch: record its validation loss and set the next epoch's lr."""
+    def step(self, val_loss: float | None) -> None:
+        """End of an epoch: record its validation loss (None without validation, which the
+        config allows only with another schedule) and set the next epoch's lr."""
         if self.cfg.scheduler == "plateau":
             if val_loss < self.best_val_loss:
                 self.best_val_loss, self.bad_epochs = val_loss, 0

@@ -20,7 +20,8 @@ def plot_curves(history: Sequence[dict[str, Any]], path: Path) -> None:
     loss_ax, acc_ax = fig.subplots(1, 2)
     for ax, key, title in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy")):
         ax.plot(epochs, [row[f"train_{key}"] for row in history], marker=".", label="train")
-        ax.plot(epochs, [row[f"val_{key}"] for row in history], marker=".", label="validation")
+        if all(f"val_{key}" in row for row in history):  # a refit (val_subjects=0) has none
+            ax.plot(epochs, [row[f"val_{key}"] for row in history], marker=".", label="validation")
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -2,8 +2,8 @@
 
     python -m bilm.selection --data "UCI HAR Dataset" --out runs/selection --seeds 6 --jobs 2
 
-Each seed trains the default preset (plus any --set) with every epoch's weights kept
-(`bilm.train --keep-epochs`). Its validation subjects are then halved in every possible way:
+Each seed trains the default preset with 4 validation subjects held out (the preset itself
+holds out none) plus any --set, with every epoch's weights kept (`bilm.train --keep-epochs`). Its validation subjects are then halved in every possible way:
 one half picks the epoch with the highest macro-F1 (what select_epoch="best" does), and the
 other half scores that epoch and, beside it, the last epoch. Only validation windows enter
 the comparison (each training run still writes its usual test report, which this ignores).
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="an override for every run, e.g. --set epochs=20")
     return parser
+
+
+HOLD_OUT = "val_subjects=4"  # the default preset trains on every subject; this study needs some held out
 
 
 def train(seed: int, args: argparse.Namespace) -> RunDir:
@@ -97,6 +100,7 @@ def markdown(rows: dict[int, dict[str, float]]) -> str:
 def study(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.jobs < 1:
         raise cli.UsageError("--seeds and --jobs must be >= 1")
+    args.overrides = [HOLD_OUT, *args.overrides]
     try:
         cfg = apply_overrides(get_preset("default"), args.overrides)
     except ValueError as e:

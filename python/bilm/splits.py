@@ -3,7 +3,8 @@
 Holding out whole subjects measures what matters for HAR, how the model does on people it has
 never seen (the test split of UCI HAR is 9 other subjects). Windows of one person are strongly
 correlated, so a random split would let validation see the training subjects and overrate
-every epoch. Without subject ids the split is stratified by class.
+every epoch. Without subject ids the split is stratified by class. With val_subjects=0 nothing
+is held out: the final refit on every training subject once a study has fixed the settings.
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ from bilm.config import BILMConfig
 class Split:
     train: np.ndarray  # int64 indices into the training data
     val: np.ndarray
-    val_subjects: tuple[int, ...] | None  # None for a stratified split
+    val_subjects: tuple[int, ...] | None  # None for a stratified split, () for none held out
 
     def describe(self) -> str:
+        if not len(self.val):
+            return f"all {len(self.train)} training windows for training, none held out for validation"
         held = (f"subjects {', '.join(map(str, self.val_subjects))}" if self.val_subjects is not None
                 else "a stratified sample")
         return f"{len(self.train)} windows for training, {len(self.val)} for validation ({held})"
 
 
 def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig) -> Split:
-    """Hold out cfg.val_subjects subjects chosen by cfg.seed, or cfg.val_fraction of the windows."""
+    """Hold out cfg.val_subjects subjects chosen by cfg.seed, or cfg.val_fraction of the windows;
+    nothing when cfg.val_subjects is 0."""
+    if cfg.val_subjects == 0:
+        return Split(np.arange(len(y)), np.arange(0), ())
     if subjects is not None:
         return _subject_split(subjects, cfg.val_subjects, cfg.seed)
     try:

@@ -8,7 +8,8 @@
 
 Training looks only at the training split: a validation part is held out from it (whole
 subjects when the data has subject ids) and drives checkpoint selection (select_epoch="best";
-"last" keeps the end of the schedule), early stopping and the learning-rate schedule. The
+"last" keeps the end of the schedule), early stopping and the learning-rate schedule; with
+val_subjects=0 (the default preset) nothing is held out and the last epoch is kept. The
 test split is read once, at the end, to score best.pt, the weights the run keeps.
 The run folder holds config.json, metrics.jsonl, last.pt, best.pt, report.json, curves.png
 and confusion.png.
@@ -17,6 +18,7 @@ and confusion.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import platform
@@ -175,10 +177,21 @@ def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device, non_blocking=True)
 
 
+def validate(objective: Objective, X: torch.Tensor, y: torch.Tensor, y_np: np.ndarray, num_classes: int,
+             amp: contextlib.AbstractContextManager) -> dict[str, float]:
+    """An epoch's validation metrics, as metrics.jsonl keeps them."""
+    start = time.perf_counter()
+    val = evaluate(objective, X, y, amp)
+    predicted = val.logits.argmax(dim=1).numpy()
+    return {"val_loss": val.loss, "val_accuracy": float(np.mean(predicted == y_np)),
+            "val_macro_f1": macro_f1(y_np, predicted, num_classes), "val_seconds": time.perf_counter() - start}
+
+
 def log_line(row: dict[str, Any], epochs: int, best: bool, kept: bool) -> str:
+    val = (f"val loss {row['val_loss']:.4f} acc {100 * row['val_accuracy']:5.1f}% F1 {row['val_macro_f1']:.4f}"
+           if "val_loss" in row else "no validation")
     return (f"epoch {row['epoch']:>3}/{epochs} | train loss {row['train_loss']:.4f} "
-            f"acc {100 * row['train_accuracy']:5.1f}% | val loss {row['val_loss']:.4f} "
-            f"acc {100 * row['val_accuracy']:5.1f}% F1 {row['val_macro_f1']:.4f} | "
+            f"acc {100 * row['train_accuracy']:5.1f}% | {val} | "
             f"lr {row['lr']:.2e} | {row['train_seconds']:.1f} s" + ("  *best" if best else "")
             + ("  (kept)" if kept and not best else ""))
 
@@ -291,7 +304,8 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
             }}, run.last)
 
     # -------------------------------------------------------------------------------------------
-    # The loop. Each epoch: train on the training part, validate, keep the best on validation.
+    # The loop. Each epoch: train on the training part, validate (unless nothing is held out), keep
+    # the best on validation or the last.
     steps = steps_per_epoch(len(y_train), cfg.batch_size, world)
     show_progress = args.progress and world.is_main
     for epoch in range(progress.epoch, cfg.epochs):
@@ -320,23 +334,14 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         totals.seconds += time.perf_counter() - start
 
         distributed.sync_buffers(model, world)
-        start = time.perf_counter()
-        val = evaluate(objective, X_val, y_val, amp)
-        val_pred = val.logits.argmax(dim=1).numpy()
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": float(sums.loss / sums.count),
-            "train_accuracy": float(sums.correct / sums.count),
-            "val_loss": val.loss,
-            "val_accuracy": float(np.mean(val_pred == y_val_np)),
-            "val_macro_f1": macro_f1(y_val_np, val_pred, cfg.num_classes),
-            "lr": schedule.lr,
-            "train_seconds": totals.seconds,
-            "val_seconds": time.perf_counter() - start,
-        }
+        row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
+               "train_accuracy": float(sums.correct / sums.count), "lr": schedule.lr,
+               "train_seconds": totals.seconds}
+        if len(y_val):
+            row |= validate(objective, X_val, y_val, y_val_np, cfg.num_classes, amp)
         improved = progress.finish_epoch(row, cfg.early_stopping_patience)
         keep = improved if cfg.select_epoch == "best" else True  # best.pt: the weights the run reports
-        schedule.step(val.loss)
+        schedule.step(row.get("val_loss"))
         totals = EpochTotals.zeros(device)
         if world.is_main:
             run.append_metrics(row)
