@@ -48,6 +48,12 @@ def test_study_trains_each_variant_and_seed_then_reuses_the_runs(tmp_path, monke
     assert experiments.main(study_args(data, out)) == 0
     assert report.stat().st_mtime_ns == before
 
+    # A run trained with other settings is named, not read into the table.
+    assert experiments.main([*study_args(data, out), "--set", "lr=0.005"]) == 1
+    err = capsys.readouterr().err
+    assert "default/seed-0 holds a run with other settings (lr 0.001 there, 0.005 now)" in err
+    assert report.stat().st_mtime_ns == before
+
 
 def test_bad_arguments_exit_2_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -61,3 +67,8 @@ def test_bad_arguments_exit_2_before_any_work(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         experiments.main(["--jobs", "0", "--out", str(tmp_path / "s")])
     assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        experiments.main(["--set", "nonsense=1", "--out", str(tmp_path / "s")])
+    assert exit_info.value.code == 2
+    assert "unknown config field 'nonsense'" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

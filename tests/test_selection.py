@@ -40,6 +40,9 @@ def test_keeps_every_epoch_and_compares_the_rules(tmp_path, monkeypatch, capsys)
     before = (out / "seed-0" / "epoch-001.pt").stat().st_mtime_ns
     assert selection.main(study_args(data, out)) == 0
     assert (out / "seed-0" / "epoch-001.pt").stat().st_mtime_ns == before
+    # ...only if they hold the runs asked for.
+    assert selection.main(study_args(data, out, "--set", "epochs=2")) == 1
+    assert "seed-0 holds a run with other settings (epochs 3 there, 2 now)" in capsys.readouterr().err
 
 
 def test_a_run_without_kept_epochs_is_named(tmp_path, capsys):

@@ -5,6 +5,7 @@ the exit codes (2: bad arguments or config, found before any work; 1: a failure 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ from typing import TypeVar
 import torch
 
 from bilm.checkpoint import LAST
+from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig
 from bilm.data import DownloadError, HARData, load_dataset
 
 T = TypeVar("T")
@@ -80,6 +82,20 @@ def train_subprocess(run_dir: Path, new_run: Sequence[str], data: str | None, de
     cmd += ["--data", data] if data else []
     env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}
     subprocess.run(cmd, check=True, env=env)
+
+
+def check_study_run(run_dir: Path, expected: BILMConfig) -> None:
+    """A study reads or resumes a run folder only if it holds the run the study asks for now:
+    one left by another version's preset or another --set would enter its table unnoticed."""
+    config = run_dir / "config.json"
+    if not config.exists():
+        return
+    saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
+    differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
+              if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]
+    if differ:
+        raise CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
+                           "remove it or choose another --out")
 
 
 def in_parallel(work: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:

@@ -192,6 +192,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 _HINTS = get_type_hints(BILMConfig)
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(BILMConfig))
+DATA_FIELDS = ("input_channels", "seq_length", "num_classes")  # the trainer takes these from the data
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -5,7 +5,8 @@
 Each run is an ordinary `python -m bilm.train` in its own folder (RUN/<variant>/seed-<S>), so
 every number in the table can be traced to a run folder, re-evaluated and plotted. A run that
 already has a report.json is read, not retrained; one that has only last.pt is resumed: an
-interrupted study continues where it stopped. Model selection inside each run uses its
+interrupted study continues where it stopped; a folder that holds a run with other settings
+(another --set, or another version's preset) stops it with an error. Model selection inside each run uses its
 validation subjects only; the test split is read once per run, by the trainer, at the end.
 
 It writes RUN/results.json (every run) and RUN/results.md (mean +- std per variant, with the
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bilm import cli
+from bilm.config import apply_overrides, get_preset
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,22 @@ def seeds_for(variant: Variant, args: argparse.Namespace) -> range:
     return range(args.default_seeds if variant.name == "default" else args.seeds)
 
 
+def overrides_for(variant: Variant, args: argparse.Namespace) -> list[str]:
+    return [*variant.overrides, *args.overrides]
+
+
+def run_dir_of(variant: Variant, seed: int, args: argparse.Namespace) -> Path:
+    return Path(args.out) / variant.name / f"seed-{seed}"
+
+
 def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """Train (or resume, or just read) one run and return its row."""
-    run_dir = Path(args.out) / variant.name / f"seed-{seed}"
+    run_dir = run_dir_of(variant, seed, args)
+    overrides = overrides_for(variant, args)
     if not (run_dir / "report.json").exists():
         print(f"[{variant.name} seed {seed}] training in {run_dir}", flush=True)
         started = time.perf_counter()
-        new_run = ["--preset", variant.preset, "--seed", str(seed),
-                   *(f"--set={o}" for o in (*variant.overrides, *args.overrides))]
+        new_run = ["--preset", variant.preset, "--seed", str(seed), *(f"--set={o}" for o in overrides)]
         cli.train_subprocess(run_dir, new_run, args.data, args.device, args.jobs)
         print(f"[{variant.name} seed {seed}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return read_run(variant, seed, run_dir)
@@ -134,10 +144,17 @@ def study(args: argparse.Namespace) -> int:
     if args.default_seeds < 1 or args.seeds < 1 or args.jobs < 1:
         raise cli.UsageError("--default-seeds, --seeds and --jobs must be >= 1")
     cli.check_data_path(args.data)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     chosen = [v for v in VARIANTS if v.name in args.variants]
     jobs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
+    try:  # a bad --set stops the study here, not in its first training run
+        configs = [apply_overrides(get_preset(v.preset), [*overrides_for(v, args), f"seed={seed}"])
+                   for v, seed in jobs]
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
+    for (variant, seed), cfg in zip(jobs, configs):  # before training anything
+        cli.check_study_run(run_dir_of(variant, seed, args), cfg)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     rows = cli.in_parallel(lambda job: run_one(*job, args), jobs, args.jobs)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     table = markdown(rows, args)

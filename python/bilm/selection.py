@@ -7,7 +7,7 @@ holds out none) plus any --set, with every epoch's weights kept (`bilm.train --k
 one half picks the epoch with the highest macro-F1 (what select_epoch="best" does), and the
 other half scores that epoch and, beside it, the last epoch. Only validation windows enter
 the comparison (each training run still writes its usual test report, which this ignores).
-A run folder that already holds its epochs is reused.
+A run folder that already holds its epochs is reused, if it was trained with these settings.
 
 It prints a markdown table: per seed, the held-out half's mean accuracy of each rule.
 """
@@ -15,6 +15,7 @@ It prints a markdown table: per seed, the held-out half's mean accuracy of each 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import statistics
@@ -111,6 +112,8 @@ def study(args: argparse.Namespace) -> int:
     data = cli.load_data(args.data)
     if data.subject_train is None:
         raise cli.UsageError("the data has no subject ids: there are no validation subjects to halve")
+    for seed in range(args.seeds):  # before training anything
+        cli.check_study_run(Path(args.out) / f"seed-{seed}", dataclasses.replace(cfg, seed=seed))
     runs = cli.in_parallel(lambda seed: train(seed, args), range(args.seeds), args.jobs)
     rows = {seed: compare(*epoch_predictions(run, data)) for seed, run in enumerate(runs)}
     table = markdown(rows)
