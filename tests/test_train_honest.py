@@ -49,6 +49,18 @@ def test_val_subjects_0_holds_out_nothing():
         assert split.train.tolist() == list(range(35)) and len(split.val) == 0 and split.val_subjects == ()
 
 
+def test_train_subjects_are_nested_and_leave_validation_alone():
+    subjects = np.repeat(np.arange(1, 22), 10)
+    y = np.tile(np.arange(5), 42)
+    full = validation_split(y, subjects, BILMConfig(val_subjects=4, seed=3))
+    used = [set(subjects[validation_split(y, subjects, BILMConfig(val_subjects=4, train_subjects=n, seed=3)).train])
+            for n in (5, 9, 17)]
+    assert [len(u) for u in used] == [5, 9, 17] and used[0] < used[1] < used[2] == set(subjects[full.train])
+    for n in (5, 9):
+        split = validation_split(y, subjects, BILMConfig(val_subjects=4, train_subjects=n, seed=3))
+        assert split.val.tolist() == full.val.tolist()
+
+
 def test_without_subjects_the_split_is_stratified():
     y = np.repeat(np.arange(4), [50, 30, 15, 5])
     split = validation_split(y, None, BILMConfig(val_fraction=0.2))

@@ -109,6 +109,9 @@ class BILMConfig:
     # every training window (a refit once the study has fixed the settings); it then needs
     # select_epoch="last", no early stopping and no plateau schedule, which read validation.
     val_subjects: int = 4
+    # Train on only this many of the subjects not held out (chosen by `seed`; 0: all of them):
+    # what accuracy gains from more subjects (python -m bilm.learning_curve).
+    train_subjects: int = 0
     val_fraction: float = 0.2  # stratified split when the data has no subjects (unless val_subjects=0)
     augment_jitter: float = 0.0  # std of additive Gaussian noise, in standardised units
     augment_scale: float = 0.0  # std of a per-window, per-channel multiplicative factor
@@ -140,7 +143,7 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "seed"):
+                     "augment_rotation_deg", "augment_shift", "train_subjects", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.plateau_factor < 1:

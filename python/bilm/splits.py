@@ -33,11 +33,14 @@ class Split:
 
 def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig) -> Split:
     """Hold out cfg.val_subjects subjects chosen by cfg.seed, or cfg.val_fraction of the windows;
-    nothing when cfg.val_subjects is 0."""
+    nothing when cfg.val_subjects is 0. With cfg.train_subjects, train on only that many of the
+    subjects left (for learning curves)."""
+    if subjects is not None:
+        return _subject_split(subjects, cfg.val_subjects, cfg.train_subjects, cfg.seed)
+    if cfg.train_subjects:
+        raise ValueError(f"train_subjects={cfg.train_subjects} needs subject ids, and the data has none")
     if cfg.val_subjects == 0:
         return Split(np.arange(len(y)), np.arange(0), ())
-    if subjects is not None:
-        return _subject_split(subjects, cfg.val_subjects, cfg.seed)
     try:
         train, val = train_test_split(np.arange(len(y)), test_size=cfg.val_fraction,
                                       stratify=y, random_state=cfg.seed)
@@ -46,11 +49,17 @@ def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig
     return Split(np.sort(train), np.sort(val), None)
 
 
-def _subject_split(subjects: np.ndarray, n_val: int, seed: int) -> Split:
+def _subject_split(subjects: np.ndarray, n_val: int, n_train: int, seed: int) -> Split:
     unique = np.unique(subjects)
     if n_val >= len(unique):
         raise ValueError(f"val_subjects={n_val} but the training data has only {len(unique)} subjects; "
                          "at least one must stay for training")
     held = np.sort(np.random.default_rng(seed).choice(unique, size=n_val, replace=False))
-    is_val = np.isin(subjects, held)
-    return Split(np.flatnonzero(~is_val), np.flatnonzero(is_val), tuple(int(s) for s in held))
+    rest = unique[~np.isin(unique, held)]
+    if n_train > len(rest):
+        raise ValueError(f"train_subjects={n_train} but only {len(rest)} subjects are left after "
+                         f"holding out val_subjects={n_val}")
+    if n_train:  # a prefix of one permutation per seed: smaller sets are subsets of larger ones
+        rest = np.random.default_rng([seed, 1]).permutation(rest)[:n_train]
+    return Split(np.flatnonzero(np.isin(subjects, rest)), np.flatnonzero(np.isin(subjects, held)),
+                 tuple(int(s) for s in held))
