@@ -82,7 +82,7 @@ def test_checkpoints_load_with_weights_only(run):
 
 
 def test_select_epoch_best_keeps_the_best_validation_epoch(dataset, tmp_path):
-    run = train_tiny(dataset, tmp_path / "best", "--set", "select_epoch=best", "--seed", "3", epochs=4)
+    run = train_tiny(dataset, tmp_path / "best", "--set", "select_epoch=best", "--seed", "7", epochs=4)
     rows = metrics_rows(run)
     best = max(rows, key=lambda r: r["val_macro_f1"])  # the first of equal scores
     assert best["epoch"] < 4  # with this seed an earlier epoch is best, so the choice shows
