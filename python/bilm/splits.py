@@ -25,7 +25,7 @@ class Split:
 
     def describe(self) -> str:
         if not len(self.val):
-            return f"all {len(self.train)} training windows for training, none held out for validation"
+            return f"{len(self.train)} windows for training, none held out for validation"
         held = (f"subjects {', '.join(map(str, self.val_subjects))}" if self.val_subjects is not None
                 else "a stratified sample")
         return f"{len(self.train)} windows for training, {len(self.val)} for validation ({held})"
