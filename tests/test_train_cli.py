@@ -161,6 +161,18 @@ def test_a_refit_refuses_what_reads_validation(setting, dataset, tmp_path, capsy
     assert "val_subjects=0 holds out no validation data" in err and setting.split("=")[0] in err
 
 
+def test_channels_not_in_triples_are_refused_by_the_rotations(dataset, tmp_path, capsys):
+    arrays = dict(np.load(dataset))
+    for split in ("train", "test"):
+        arrays[f"X_{split}"] = arrays[f"X_{split}"][:, :8]
+    eight = tmp_path / "eight.npz"
+    np.savez(eight, **arrays)
+    assert main(["--data", str(eight), "--out", str(tmp_path / "r"), *TINY]) == 1
+    assert "augment_rotation_deg needs channels in xyz triples; the data has 8" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+    train_tiny(eight, tmp_path / "r", "--set", "augment_rotation_deg=0", epochs=1)
+
+
 def test_without_data_it_says_how_to_get_some(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BILM_DATA_DIR", str(tmp_path / "empty"))
     assert main(["--no-download", "--out", str(tmp_path / "r"), "--device", "cpu"]) != 0
