@@ -7,10 +7,9 @@ import json
 import pytest
 
 from bilm import experiments
-from test_train_fixtures import ONE_THREAD, make_dataset
+from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
-TINY_SETS = ["hidden_dim=16", "latent_dim=8", "base_channels=4", "num_joints=4", "val_subjects=2",
-             "dropout=0.1", "batch_size=32", "epochs=1"]
+TINY_SETS = [*TINY_MODEL, "dropout=0.1", "batch_size=32", "epochs=1"]
 
 
 def study_args(data, out, *extra):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train_fixtures import ONE_THREAD, make_dataset
+from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
 from bilm import learning_curve
 
-TINY_SET = ["hidden_dim=16", "latent_dim=8", "base_channels=4", "num_joints=4", "val_subjects=2",
-            "epochs=2", "batch_size=32"]
+TINY_SET = [*TINY_MODEL, "epochs=2", "batch_size=32"]
 
 
 def study_args(data, out, *extra):

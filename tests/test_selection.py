@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_train_fixtures import ONE_THREAD, make_dataset
+from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
 from bilm import selection
 from bilm.train import main as train_main
 
-TINY_SET = ["hidden_dim=16", "latent_dim=8", "base_channels=4", "num_joints=4", "val_subjects=2",
-            "epochs=3", "batch_size=32"]
+TINY_SET = [*TINY_MODEL, "epochs=3", "batch_size=32"]
 
 
 def study_args(data, out, *extra):

@@ -18,7 +18,7 @@ from typing import TypeVar
 import torch
 
 from bilm.checkpoint import LAST
-from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig
+from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, apply_overrides, get_preset
 from bilm.data import DownloadError, HARData, load_dataset
 
 T = TypeVar("T")
@@ -84,18 +84,40 @@ def train_subprocess(run_dir: Path, new_run: Sequence[str], data: str | None, de
     subprocess.run(cmd, check=True, env=env)
 
 
-def check_study_run(run_dir: Path, expected: BILMConfig) -> None:
-    """A study reads or resumes a run folder only if it holds the run the study asks for now:
-    one left by another version's preset or another --set would enter its table unnoticed."""
-    config = run_dir / "config.json"
-    if not config.exists():
-        return
-    saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
-    differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
-              if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]
-    if differ:
-        raise CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
-                           "remove it or choose another --out")
+# What the studies add to the default preset, which holds out no validation subjects.
+HOLD_OUT = "val_subjects=4"
+
+
+def add_study_options(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options every study shares: data, study folder, parallel runs, overrides."""
+    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
+    parser.add_argument("--out", default=out, metavar="DIR", help="the study folder")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="runs trained at once, each given CPUs / N threads (default: 1)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="an override for every run, e.g. --set epochs=5")
+
+
+def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]]) -> list[BILMConfig]:
+    """The config of each planned run (folder, preset, overrides), checked before any training:
+    a bad override is a UsageError, and a folder holding a run with other settings (left by
+    another --set or another version's preset, which would enter the table unnoticed) is a
+    CommandError. A folder with the same settings is read or resumed."""
+    try:
+        configs = [apply_overrides(get_preset(preset), list(overrides)) for _, preset, overrides in runs]
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    for (run_dir, _, _), expected in zip(runs, configs):
+        config = run_dir / "config.json"
+        if not config.exists():
+            continue
+        saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
+        differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
+                  if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]
+        if differ:
+            raise CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
+                               "remove it or choose another --out")
+    return configs
 
 
 def in_parallel(work: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:

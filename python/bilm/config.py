@@ -281,7 +281,7 @@ PRESETS: dict[str, BILMConfig] = {
     # smoothing (0 was 1.1 points worse); jitter, time-shift and rotation augmentation: the
     # phone turned by up to 15 degrees, as another person would wear it (+1.0 point on
     # validation over 6 seeds, most on the hardest subjects; 5, 10, 20 and 30 degrees did less;
-    # per-channel scaling did worse). It keeps the last epoch: choosing the epoch on two
+    # per-channel scaling no better). It keeps the last epoch: choosing the epoch on two
     # validation subjects and scoring it on the other two did 1.1 points worse than the last
     # epoch, on all of 6 seeds. With nothing left to choose, it trains on all training subjects
     # (val_subjects=0): on the same validation subjects, 9, 13 and 17 training subjects gave

@@ -6,8 +6,9 @@ Each run is an ordinary `python -m bilm.train` in its own folder (RUN/<variant>/
 every number in the table can be traced to a run folder, re-evaluated and plotted. A run that
 already has a report.json is read, not retrained; one that has only last.pt is resumed: an
 interrupted study continues where it stopped; a folder that holds a run with other settings
-(another --set, or another version's preset) stops it with an error. Model selection inside each run uses its
-validation subjects only; the test split is read once per run, by the trainer, at the end.
+(another --set, or another version's preset) stops it with an error. Model selection inside
+each run uses its validation subjects only; the test split is read once per run, by the
+trainer, at the end.
 
 It writes RUN/results.json (every run) and RUN/results.md (mean +- std per variant, with the
 published anchors), and prints the markdown table.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bilm import cli
-from bilm.config import apply_overrides, get_preset
+from bilm.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ VARIANTS = (
     Variant("seed", "seed preset (the notebook)", "seed"),
     Variant("default", "default preset", "default"),
     Variant("held-out", "default holding out 4 of the 21 training subjects for validation", "default",
-            ("val_subjects=4",)),
+            (cli.HOLD_OUT,)),
     Variant("no-spectral", "default without the octave-band log powers (rich statistics only)", "default",
             ("window_stats=rich",)),
     Variant("no-biomech", "default without the biomechanical loss", "default", ("w_biomech=0",)),
@@ -66,16 +67,11 @@ ANCHORS = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bilm.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
-    parser.add_argument("--out", default="runs/accuracy", metavar="DIR", help="the study folder")
+    cli.add_study_options(parser, out="runs/accuracy")
     parser.add_argument("--variants", nargs="+", choices=VARIANT_NAMES, default=list(VARIANT_NAMES))
     parser.add_argument("--default-seeds", type=int, default=5, metavar="N", help="seeds of the default preset")
     parser.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds of every other variant")
     parser.add_argument("--device", default="cpu", help=cli.DEVICE_HELP)
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="runs trained at once, each given CPUs / N threads (default: 1)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                        help="an override for every run, e.g. --set epochs=5 for a quick look")
     return parser
 
 
@@ -106,7 +102,7 @@ def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, 
 
 def read_run(variant: Variant, seed: int, run_dir: Path) -> dict[str, Any]:
     report = json.loads((run_dir / "report.json").read_text())
-    epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    epochs = RunDir(run_dir).read_metrics()
     return {
         "variant": variant.name, "seed": seed, "run_dir": str(run_dir),
         "test_accuracy": report["test_accuracy"], "test_macro_f1": report["test_macro_f1"],
@@ -146,13 +142,8 @@ def study(args: argparse.Namespace) -> int:
     cli.check_data_path(args.data)
     chosen = [v for v in VARIANTS if v.name in args.variants]
     jobs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
-    try:  # a bad --set stops the study here, not in its first training run
-        configs = [apply_overrides(get_preset(v.preset), [*overrides_for(v, args), f"seed={seed}"])
-                   for v, seed in jobs]
-    except ValueError as e:
-        raise cli.UsageError(str(e)) from None
-    for (variant, seed), cfg in zip(jobs, configs):  # before training anything
-        cli.check_study_run(run_dir_of(variant, seed, args), cfg)
+    cli.plan_study([(run_dir_of(v, seed, args), v.preset, [*overrides_for(v, args), f"seed={seed}"])
+                    for v, seed in jobs])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = cli.in_parallel(lambda job: run_one(*job, args), jobs, args.jobs)

@@ -16,31 +16,22 @@ It prints a markdown table, per seed, of the last epoch's validation accuracy at
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 from bilm import cli
-from bilm.config import apply_overrides, get_preset
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
-
-HOLD_OUT = "val_subjects=4"  # the default preset trains on every subject; this study holds some out
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bilm.learning_curve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
-    parser.add_argument("--out", default="runs/learning-curve", metavar="DIR", help="the study folder")
+    cli.add_study_options(parser, out="runs/learning-curve")
     parser.add_argument("--sizes", type=int, nargs="+", default=[9, 13, 17], metavar="N",
                         help="numbers of training subjects (default: 9 13 17)")
     parser.add_argument("--seeds", type=int, default=6, metavar="N", help="validation draws (seeds 0..N-1)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="runs trained at once, each given CPUs / N threads (default: 1)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                        help="an override for every run, e.g. --set epochs=20")
     return parser
 
 
@@ -49,7 +40,7 @@ def run_dir(args: argparse.Namespace, size: int, seed: int) -> Path:
 
 
 def overrides(args: argparse.Namespace, size: int, seed: int) -> list[str]:
-    return [HOLD_OUT, *args.overrides, f"train_subjects={size}", f"seed={seed}"]
+    return [cli.HOLD_OUT, *args.overrides, f"train_subjects={size}", f"seed={seed}"]
 
 
 def last_val_accuracy(args: argparse.Namespace, size: int, seed: int) -> float:
@@ -58,8 +49,7 @@ def last_val_accuracy(args: argparse.Namespace, size: int, seed: int) -> float:
     if not run.report.exists():
         cli.train_subprocess(run.path, [f"--set={o}" for o in overrides(args, size, seed)], args.data, "cpu",
                              args.jobs)
-    rows = [json.loads(line) for line in run.metrics.read_text().splitlines() if line]
-    return rows[-1]["val_accuracy"]
+    return run.read_metrics()[-1]["val_accuracy"]
 
 
 def markdown(sizes: list[int], table: dict[int, list[float]]) -> str:
@@ -76,20 +66,16 @@ def study(args: argparse.Namespace) -> int:
         raise cli.UsageError("--seeds, --jobs and every --sizes value must be >= 1")
     sizes = sorted(set(args.sizes))
     jobs = [(size, seed) for seed in range(args.seeds) for size in sizes]
-    try:
-        configs = [apply_overrides(get_preset("default"), overrides(args, *job)) for job in jobs]
-    except ValueError as e:
-        raise cli.UsageError(str(e)) from None
+    configs = cli.plan_study([(run_dir(args, *job), "default", overrides(args, *job)) for job in jobs])
     cli.check_data_path(args.data)
     data = cli.load_data(args.data)
     if data.subject_train is None:
         raise cli.UsageError("the data has no subject ids: there are no subjects to count")
-    try:  # too many subjects for the data: said here, not by the first training run
-        validation_split(data.y_train, data.subject_train, configs[-1])
+    try:  # too many subjects for the data: said here, not by a training run
+        for cfg in configs:
+            validation_split(data.y_train, data.subject_train, cfg)
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
-    for job, cfg in zip(jobs, configs):  # before training anything
-        cli.check_study_run(run_dir(args, *job), cfg)
     accuracy = dict(zip(jobs, cli.in_parallel(lambda job: last_val_accuracy(args, *job), jobs, args.jobs)))
     table = markdown(sizes, {seed: [accuracy[size, seed] for size in sizes] for seed in range(args.seeds)})
     (Path(args.out) / "learning_curve.md").write_text(table)

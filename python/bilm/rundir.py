@@ -46,6 +46,9 @@ class RunDir:
         except FileNotFoundError:
             raise FileNotFoundError(f"{self.path} holds no run to resume (no config.json)") from None
 
+    def read_metrics(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line]
+
     def append_metrics(self, row: dict[str, Any]) -> None:
         with self.metrics.open("a") as f:
             f.write(json.dumps(row) + "\n")

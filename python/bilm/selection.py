@@ -15,7 +15,6 @@ It prints a markdown table: per seed, the held-out half's mean accuracy of each 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import statistics
@@ -26,7 +25,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from bilm import cli
-from bilm.config import BILMConfig, apply_overrides, get_preset
+from bilm.config import BILMConfig
 from bilm.data import HARData
 from bilm.inference import load_classifier
 from bilm.rundir import RunDir
@@ -36,24 +35,20 @@ from bilm.splits import validation_split
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bilm.selection", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
-    parser.add_argument("--out", default="runs/selection", metavar="DIR", help="the study folder")
+    cli.add_study_options(parser, out="runs/selection")
     parser.add_argument("--seeds", type=int, default=6, metavar="N", help="training runs (seeds 0..N-1)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="runs trained at once, each given CPUs / N threads (default: 1)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                        help="an override for every run, e.g. --set epochs=20")
     return parser
 
 
-HOLD_OUT = "val_subjects=4"  # the default preset trains on every subject; this study needs some held out
+def overrides(args: argparse.Namespace, seed: int) -> list[str]:
+    return [cli.HOLD_OUT, *args.overrides, f"seed={seed}"]
 
 
 def train(seed: int, args: argparse.Namespace) -> RunDir:
     """The seed's run with every epoch kept; trained unless its folder already has them."""
     run = RunDir(Path(args.out) / f"seed-{seed}")
     if not run.report.exists():
-        new_run = ["--seed", str(seed), "--keep-epochs", *(f"--set={o}" for o in args.overrides)]
+        new_run = ["--keep-epochs", *(f"--set={o}" for o in overrides(args, seed))]
         cli.train_subprocess(run.path, new_run, args.data, "cpu", args.jobs)
     return run
 
@@ -101,19 +96,15 @@ def markdown(rows: dict[int, dict[str, float]]) -> str:
 def study(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.jobs < 1:
         raise cli.UsageError("--seeds and --jobs must be >= 1")
-    args.overrides = [HOLD_OUT, *args.overrides]
-    try:
-        cfg = apply_overrides(get_preset("default"), args.overrides)
-    except ValueError as e:
-        raise cli.UsageError(str(e)) from None
-    if cfg.val_subjects < 2:
-        raise cli.UsageError(f"val_subjects={cfg.val_subjects}: halving the validation subjects needs 2 or more")
+    configs = cli.plan_study([(Path(args.out) / f"seed-{seed}", "default", overrides(args, seed))
+                              for seed in range(args.seeds)])
+    if configs[0].val_subjects < 2:
+        raise cli.UsageError(f"val_subjects={configs[0].val_subjects}: halving the validation subjects "
+                             "needs 2 or more")
     cli.check_data_path(args.data)
     data = cli.load_data(args.data)
     if data.subject_train is None:
         raise cli.UsageError("the data has no subject ids: there are no validation subjects to halve")
-    for seed in range(args.seeds):  # before training anything
-        cli.check_study_run(Path(args.out) / f"seed-{seed}", dataclasses.replace(cfg, seed=seed))
     runs = cli.in_parallel(lambda seed: train(seed, args), range(args.seeds), args.jobs)
     rows = {seed: compare(*epoch_predictions(run, data)) for seed, run in enumerate(runs)}
     table = markdown(rows)
