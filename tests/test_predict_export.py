@@ -101,3 +101,21 @@ def test_onnx_export_matches_predict(trained, tmp_path, capsys):
     p = session.run(None, {"windows": windows})[0]
     np.testing.assert_allclose(p, probabilities(predict_csv(capsys, run, npy)), atol=1e-5)
     assert session.run(None, {"windows": windows[:7]})[0].shape == (7, 6)  # any batch size
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_a_run_with_the_gravity_frame_predicts_and_exports_from_raw_windows(trained, tmp_path, capsys):
+    _, data, npy, windows = trained
+    run = train_tiny(data, tmp_path / "frame", "--set", "gravity_frame=true", epochs=1)
+    capsys.readouterr()  # the training log
+    classifier = load_classifier(run)
+    assert classifier.module.standardize.mean.shape == (1, 13, 1)  # 9 channels and the frame's 4
+    p = probabilities(predict_csv(capsys, run, npy))
+    assert export.main([str(run), "--format", "torchscript", "--out", str(tmp_path / "m.pt")]) == 0
+    np.testing.assert_allclose(torch.jit.load(str(tmp_path / "m.pt"))(torch.from_numpy(windows)).numpy(), p,
+                               atol=1e-5)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    assert export.main([str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"windows": windows})[0], p, atol=1e-5)

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from bilm import checkpoint
-from bilm.augment import Augment, random_rotations, roll_each, rotate_triples
+from bilm.augment import Augment, random_rotations, resample_each, roll_each, rotate_triples
 from bilm.config import BILMConfig
 from bilm.distributed import World
 from bilm.loop import epoch_order, steps_per_epoch
-from bilm.optim import EpochSchedule
+from bilm.optim import EpochSchedule, TailAverage
 
 
 def augmenter(seed=0, **fields) -> Augment:
@@ -74,6 +74,27 @@ def test_roll_each_matches_torch_roll():
         assert torch.equal(y[b], torch.roll(x[b], s, dims=-1))
 
 
+def test_resample_each_plays_each_window_at_its_own_speed():
+    t = torch.arange(128, dtype=torch.float64)
+    wave = torch.sin(2 * math.pi * t / 32).expand(2, 3, 128)  # a period of 32 samples
+    y = resample_each(wave, torch.tensor([1.0, 1.25]))
+    assert torch.equal(y[0], wave[0])  # speed 1 is the window itself
+    faster = torch.sin(2 * math.pi * (63.5 + (t - 63.5) * 1.25) / 32)  # a period of 25.6 samples
+    # Linear interpolation is within (step x 2 pi / period)^2 / 8 of the sine; the ends wrap round.
+    torch.testing.assert_close(y[1, :, 20:108], faster[20:108].expand(3, -1), atol=5e-3, rtol=0)
+
+
+def test_speed_augmentation_stays_within_its_range():
+    aug = augmenter(augment_speed=0.2)
+    t = torch.arange(128.0)
+    x = torch.sin(2 * math.pi * t / 32).expand(64, 9, 128).contiguous()
+    spectrum = torch.fft.rfft(aug(x), dim=-1).abs()[:, 0]  # (64, 65): bin 4 is the original frequency
+    peak = spectrum.argmax(dim=1)
+    assert peak.min() >= 3 and peak.max() <= 5 and len(peak.unique()) > 1  # 0.8x..1.2x of bin 4
+    with pytest.raises(ValueError, match="augment_speed must be in"):
+        BILMConfig(augment_speed=1.0)
+
+
 def test_rotation_needs_xyz_triples():
     with pytest.raises(ValueError, match="triples"):
         Augment(BILMConfig(augment_rotation_deg=10), torch.ones(1, 4, 1), seed=0)
@@ -106,6 +127,43 @@ def test_schedule_state_round_trip():
     b = EpochSchedule(torch.optim.Adam(params, lr=0.1), cfg)
     b.load_state_dict(a.state_dict())
     assert b.lr == a.lr == 0.025 and b.optimizer.param_groups[0]["lr"] == 0.025
+
+
+def test_tail_average_is_the_mean_of_the_steps_of_the_last_epochs():
+    network = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    average = TailAverage(network, BILMConfig(epochs=3, average_epochs=2))
+    seen = []
+    for epoch in range(3):
+        for _ in range(2):  # two steps an epoch
+            with torch.no_grad():
+                network[0].weight.normal_()
+                network[1].running_mean.normal_()
+            average.update(epoch)
+            if epoch >= 1:
+                seen.append((network[0].weight.clone(), network[1].running_mean.clone()))
+        kept = average.model(epoch + 1)
+        assert (kept is network) == (epoch == 0)  # the network itself until an averaged step
+    kept = average.model(3)
+    assert torch.allclose(kept[0].weight, torch.stack([w for w, _ in seen]).mean(0), atol=1e-6)
+    assert torch.allclose(kept[1].running_mean, torch.stack([m for _, m in seen]).mean(0), atol=1e-6)
+
+    resumed = TailAverage(network, BILMConfig(epochs=3, average_epochs=2))
+    resumed.load_state_dict(average.state_dict())
+    assert torch.equal(resumed.model(3)[0].weight, kept[0].weight)
+
+
+def test_tail_average_off_keeps_the_network():
+    network = torch.nn.Linear(2, 2)
+    average = TailAverage(network, BILMConfig(epochs=3))
+    average.update(2)
+    assert average.model(3) is network and average.state_dict() is None
+
+
+def test_average_epochs_must_fit_the_run():
+    with pytest.raises(ValueError, match="average_epochs=4 is more than epochs=3"):
+        BILMConfig(epochs=3, average_epochs=4)
+    with pytest.raises(ValueError, match="average_epochs must be >= 0"):
+        BILMConfig(average_epochs=-1)
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():

@@ -6,6 +6,9 @@
   about a uniformly random axis.
 * scale: each channel of each window times 1 + N(0, augment_scale^2) (sensor gain).
 * shift: a circular time shift of up to augment_shift samples (where the window starts).
+* speed: the window played faster or slower by a factor within 1 +- augment_speed (one
+  person walks with a quicker step than another), resampled by linear interpolation about
+  its middle, wrapping round its ends as the shift does.
 * jitter: additive Gaussian noise of std augment_jitter in standardised units (sensor noise).
 
 Every draw comes from the augmenter's own generator, seeded from the run's seed and saved in
@@ -31,10 +34,11 @@ class Augment:
         self.rotation = math.radians(cfg.augment_rotation_deg)
         self.scale = cfg.augment_scale
         self.shift = cfg.augment_shift
+        self.speed = cfg.augment_speed
         self.jitter = cfg.augment_jitter
         self.jitter_std = cfg.augment_jitter * channel_std
         # Plain Python numbers, so deciding what to apply never waits for the GPU.
-        self.enabled = bool(self.rotation or self.scale or self.shift or self.jitter)
+        self.enabled = bool(self.rotation or self.scale or self.shift or self.speed or self.jitter)
         channels = channel_std.shape[1]
         if self.rotation and channels % AXES:
             raise ValueError(f"augment_rotation_deg needs channels in xyz triples; the data has {channels} "
@@ -51,6 +55,9 @@ class Augment:
         if self.shift:
             x = roll_each(x, torch.randint(-self.shift, self.shift + 1, (x.shape[0],),
                                            generator=self.generator, device=x.device))
+        if self.speed:
+            factor = 1 + self.speed * (2 * torch.rand(x.shape[0], generator=self.generator, device=x.device) - 1)
+            x = resample_each(x, factor)
         if self.jitter:
             x = x + self.jitter_std * self._randn(*x.shape, like=x)
         return x
@@ -93,3 +100,19 @@ def roll_each(x: Tensor, shifts: Tensor) -> Tensor:
     T = x.shape[-1]
     source = (torch.arange(T, device=x.device) - shifts.view(-1, 1)) % T  # (B, T)
     return x.gather(2, source.unsqueeze(1).expand_as(x))
+
+
+def resample_each(x: Tensor, speed: Tensor) -> Tensor:
+    """Window b played speed[b] times as fast: x_b(c + (t - c) speed_b), c the middle, by linear
+    interpolation, positions wrapped round the window's ends (B, C, T) -> (B, C, T)."""
+    T = x.shape[-1]
+    middle = (T - 1) / 2
+    position = middle + (torch.arange(T, device=x.device, dtype=x.dtype) - middle) * speed.view(-1, 1).to(x.dtype)
+    left = position.floor()
+    frac = (position - left).unsqueeze(1)  # (B, 1, T)
+    left = left.long() % T
+
+    def at(index: Tensor) -> Tensor:
+        return x.gather(2, index.unsqueeze(1).expand_as(x))
+
+    return at(left) * (1 - frac) + at((left + 1) % T) * frac

@@ -30,6 +30,7 @@ WINDOW_STATS = ("none", "mean", "mean_std", "rich", "spectral")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "cosine", "plateau")
 SELECT_EPOCHS = ("best", "last")
+GRAVITY_FRAME_CHANNELS = 4  # see bilm.preprocess.GravityFrame
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ class BILMConfig:
     min_lr: float = 0.0  # the cosine schedule's final learning rate
     plateau_patience: int = 2  # epochs without a lower validation loss before the lr drops
     plateau_factor: float = 0.5  # what the plateau schedule multiplies the lr by
+    # Keep the mean of the weights (and batch-norm statistics) over every step of the last
+    # average_epochs epochs instead of the weights of the last step; 0: off (bilm.optim.TailAverage).
+    average_epochs: int = 0
 
     # --- data handling ---
     standardize: bool = False  # per-channel, fitted on the training part only
@@ -117,6 +121,14 @@ class BILMConfig:
     augment_scale: float = 0.0  # std of a per-window, per-channel multiplicative factor
     augment_rotation_deg: float = 0.0  # max angle of a random 3-D rotation per sensor triple
     augment_shift: int = 0  # max circular time shift, in samples
+    augment_speed: float = 0.0  # max relative change of playback speed (0.1: 0.9x to 1.1x)
+    # Append four channels of the motion along and across gravity (bilm.preprocess.GravityFrame),
+    # computed from the accelerometer triple that includes gravity and the gyroscope triple
+    # (0-based triples of channels 3k..3k+2; UCI HAR: total_acc is 2, body_gyro 1; a phone's
+    # ax,ay,az,gx,gy,gz: 0 and 1).
+    gravity_frame: bool = False
+    accel_triple: int = 2
+    gyro_triple: int = 1
 
     seed: int = 0
 
@@ -143,11 +155,16 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "train_subjects", "seed"):
+                     "augment_rotation_deg", "augment_shift", "augment_speed", "train_subjects", "average_epochs",
+                     "accel_triple", "gyro_triple", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")
+        if self.average_epochs > self.epochs:
+            raise ValueError(f"config field average_epochs={self.average_epochs} is more than epochs={self.epochs}")
         if not 0 < self.plateau_factor < 1:
             raise ValueError(f"config field plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        if not 0 <= self.augment_speed < 1:
+            raise ValueError(f"config field augment_speed must be in [0, 1), got {self.augment_speed}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"config field label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.val_subjects < 0:
@@ -163,6 +180,11 @@ class BILMConfig:
                     f"config field {name} has {len(value)} values; it needs one per joint "
                     f"(num_joints={self.num_joints}) or a single number"
                 )
+
+    @property
+    def model_channels(self) -> int:
+        """The channels the network reads: the data's, and the gravity frame's if it is on."""
+        return self.input_channels + (GRAVITY_FRAME_CHANNELS if self.gravity_frame else 0)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

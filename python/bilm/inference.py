@@ -1,7 +1,8 @@
 """The deployable classifier: raw windows (N, C, T) -> class probabilities (N, K).
 
 It is BILMClassifier in eval mode (the classifier reads mu, so the output is deterministic)
-with the run's standardisation in front and a softmax behind. evaluate, predict and export
+with the run's preprocessing in front (the gravity frame if the run used it, then the
+standardisation) and a softmax behind. evaluate, predict and export
 all go through this one module, so an exported file computes exactly what `bilm.predict`
 prints.
 """
@@ -18,17 +19,22 @@ from torch import Tensor, nn
 from bilm import checkpoint
 from bilm.config import BILMConfig
 from bilm.model import BILMClassifier
-from bilm.preprocess import Standardize
+from bilm.preprocess import GravityFrame, Standardize
 
 
 class ProbabilityModel(nn.Module):
-    def __init__(self, standardize: Standardize, model: BILMClassifier):
+    def __init__(self, frame: GravityFrame | nn.Identity, standardize: Standardize, model: BILMClassifier):
         super().__init__()
+        self.frame = frame
         self.standardize = standardize
         self.model = model
 
+    def model_input(self, x: Tensor) -> Tensor:
+        """Raw windows (B, C, T) as the network reads them."""
+        return self.standardize(self.frame(x))
+
     def forward(self, x: Tensor) -> Tensor:
-        return torch.softmax(self.model.forward_all(self.standardize(x)).logits, dim=1)
+        return torch.softmax(self.model.forward_all(self.model_input(x)).logits, dim=1)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "
     cfg = BILMConfig.from_dict(state["config"])
     model = BILMClassifier.from_config(cfg)
     model.load_state_dict(state["model"])
-    standardize = Standardize(cfg.input_channels)
+    standardize = Standardize(cfg.model_channels)
     standardize.load_state_dict(state["standardize"])
-    module = ProbabilityModel(standardize, model).to(device).eval().requires_grad_(False)
+    module = ProbabilityModel(GravityFrame.from_config(cfg), standardize, model)
+    module = module.to(device).eval().requires_grad_(False)
     return LoadedClassifier(module, cfg, tuple(state["classes"]), int(state["epoch"]))

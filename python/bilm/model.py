@@ -449,7 +449,7 @@ class BILMClassifier(nn.Module):
         The decoder is left out when both w_recon and w_kl are 0 (nothing would use it).
         """
         return cls(
-            cfg.input_channels, cfg.hidden_dim, cfg.latent_dim, cfg.num_classes, cfg.seq_length,
+            cfg.model_channels, cfg.hidden_dim, cfg.latent_dim, cfg.num_classes, cfg.seq_length,
             cfg.num_joints, dropout=cfg.dropout, base_channels=cfg.base_channels,
             kernel_size=cfg.kernel_size, classifier_input=cfg.classifier_input,
             latent_sequence=cfg.latent_sequence, noise_steps=cfg.noise_steps,

@@ -48,7 +48,7 @@ def latents(classifier: LoadedClassifier, X: np.ndarray, batch_size: int = 512) 
     mus, angles = [], []
     for i in range(0, len(X), batch_size):
         x = torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=classifier.device)
-        out = model.forward_all(classifier.module.standardize(x))
+        out = model.forward_all(classifier.module.model_input(x))
         mus.append(out.mu.cpu())
         angles.append(model.biomech_module.compute_joint_angles(out.z_sequence).cpu())
     return torch.cat(mus).numpy(), torch.cat(angles).numpy()

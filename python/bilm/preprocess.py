@@ -1,13 +1,19 @@
-"""Per-channel standardisation, fitted on the training part only and carried by every checkpoint.
+"""What raw windows go through before the network: the gravity frame, then standardisation.
 
-It is a module with two buffers, so the same object standardises training batches, moves with
-`.to(device)`, is saved in the checkpoint's state and sits inside the exported classifier.
+Standardize is per-channel standardisation, fitted on the training part only and carried by
+every checkpoint. It is a module with two buffers, so the same object standardises training
+batches, moves with `.to(device)`, is saved in the checkpoint's state and sits inside the
+exported classifier. GravityFrame (opt-in, no state) appends the motion measured along and
+across gravity; it runs on raw units, after augmentation and before standardisation.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from bilm.augment import AXES
+from bilm.config import GRAVITY_FRAME_CHANNELS, BILMConfig
 
 # A channel that never varies (a dead sensor axis) keeps its scale instead of dividing by 0.
 MIN_STD = 1e-6
@@ -39,3 +45,58 @@ class Standardize(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x - self.mean) / self.std
+
+
+
+class GravityFrame(nn.Module):
+    """x (B, C, T) in raw units -> (B, C + 4, T): x, then four channels of the motion in the
+    frame of gravity, which do not depend on how the phone is worn.
+
+    Gravity's direction g is the window mean of the accelerometer triple that includes it
+    (UCI HAR's total_acc), normalised. With a = that triple minus its window mean (the
+    dynamic acceleration) and w the gyroscope triple, the channels are, per time step:
+    a . g (vertical acceleration: the bounce of a step, the sway of standing), |a - (a . g) g|
+    (horizontal acceleration), w . g (rotation about the vertical: turning) and
+    |w - (w . g) g| (rotation about horizontal axes: tilting, rocking). Turning the phone turns
+    x but leaves these four unchanged, so a person who wears it at another angle gets the same
+    values; the posture itself stays in x (the direction of gravity in the phone's frame).
+    """
+
+    channels = GRAVITY_FRAME_CHANNELS
+
+    def __init__(self, input_channels: int, accel_triple: int, gyro_triple: int):
+        super().__init__()
+        triples = input_channels // AXES
+        if input_channels % AXES:
+            raise ValueError(f"gravity_frame needs channels in xyz triples; the data has {input_channels} "
+                             "(set gravity_frame=false for this data)")
+        for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
+            if not 0 <= index < triples:
+                raise ValueError(f"config field {name}={index} names no triple of the data's {input_channels} "
+                                 f"channels (triples 0..{triples - 1})")
+        if accel_triple == gyro_triple:
+            raise ValueError(f"config fields accel_triple and gyro_triple name the same triple ({accel_triple})")
+        self.accel = slice(AXES * accel_triple, AXES * (accel_triple + 1))
+        self.gyro = slice(AXES * gyro_triple, AXES * (gyro_triple + 1))
+
+    @classmethod
+    def from_config(cls, cfg: BILMConfig) -> GravityFrame | nn.Identity:
+        """The frame cfg asks for on cfg.input_channels raw channels, or the identity."""
+        if not cfg.gravity_frame:
+            return nn.Identity()
+        return cls(cfg.input_channels, cfg.accel_triple, cfg.gyro_triple)
+
+    def forward(self, x: Tensor) -> Tensor:
+        accel = x[:, self.accel]
+        mean = accel.mean(dim=-1, keepdim=True)
+        g = mean / mean.norm(dim=1, keepdim=True).clamp_min(MIN_STD)  # (B, 3, 1), unit length
+        along_a, across_a = _along_and_across(accel - mean, g)
+        along_w, across_w = _along_and_across(x[:, self.gyro], g)
+        return torch.cat([x, along_a, across_a, along_w, across_w], dim=1)
+
+
+def _along_and_across(v: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+    """The component of v (B, 3, T) along the unit vector g (B, 3, 1) and the length of the
+    rest, each (B, 1, T)."""
+    along = (v * g).sum(dim=1, keepdim=True)
+    return along, (v - along * g).norm(dim=1, keepdim=True)

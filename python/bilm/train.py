@@ -44,8 +44,8 @@ from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, 
                        steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
 from bilm.model import BILMClassifier
-from bilm.optim import EpochSchedule, build_optimizer
-from bilm.preprocess import Standardize
+from bilm.optim import EpochSchedule, TailAverage, build_optimizer
+from bilm.preprocess import GravityFrame, Standardize
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
 
@@ -229,9 +229,10 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     X_train, y_train = to_device(data.X_train[split.train], device), to_device(data.y_train[split.train], device)
     X_val, y_val = to_device(data.X_train[split.val], device), to_device(data.y_train[split.val], device)
     y_val_np = data.y_train[split.val]  # for the metrics, on the host
-    standardize = Standardize.fit(X_train, enabled=cfg.standardize)
+    frame = GravityFrame.from_config(cfg).to(device)
     with torch.no_grad():
-        X_val = standardize(X_val)  # once: validation windows are never augmented
+        standardize = Standardize.fit(frame(X_train), enabled=cfg.standardize)
+        X_val = standardize(frame(X_val))  # once: validation windows are never augmented
     if world.is_main:
         print(f"data: {data.source}: {split.describe()}; {len(data.y_test)} test windows held back", flush=True)
 
@@ -246,7 +247,8 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         step_module = torch.compile(step_module)
     optimizer = build_optimizer(model.parameters(), cfg, device)
     schedule = EpochSchedule(optimizer, cfg)
-    augment = Augment(cfg, standardize.std, seed=derive_seed(cfg.seed, world.rank, 1))
+    average = TailAverage(model, cfg)
+    augment = Augment(cfg, standardize.std[:, :cfg.input_channels], seed=derive_seed(cfg.seed, world.rank, 1))
     progress = Progress()
     totals = EpochTotals.zeros(device)
 
@@ -258,6 +260,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         resumed = state["train"]
         optimizer.load_state_dict(resumed["optimizer"])
         schedule.load_state_dict(resumed["schedule"])
+        average.load_state_dict(resumed.get("average"))  # none in a checkpoint of an older version
         ranks = resumed["ranks"]  # each process's random streams, in rank order
         if len(ranks) != world.size:
             raise cli.UsageError(f"{run.last} was written by {len(ranks)} process(es); resume it with as "
@@ -279,9 +282,9 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         })
         run.rewrite_metrics(progress.history)  # drops epochs logged after the checkpoint
 
-    def weights() -> dict[str, Any]:
+    def weights(network: torch.nn.Module) -> dict[str, Any]:
         return {"config": cfg.to_dict(), "classes": list(data.classes), "standardize": standardize.state_dict(),
-                "model": model.state_dict()}
+                "model": network.state_dict()}
 
     def check_finite(sums: EpochTotals) -> None:
         """Stop before a non-finite loss reaches a checkpoint; last.pt keeps the last good state."""
@@ -298,8 +301,9 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         # Every rank draws its own dropout masks and augmentations: all their states are kept.
         ranks = distributed.gather_to_main({"rng": checkpoint.capture_rng(), "augment": augment.state_dict()}, world)
         if world.is_main:
-            checkpoint.save({**weights(), "epoch": progress.epoch, "train": {
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "ranks": ranks,
+            checkpoint.save({**weights(model), "epoch": progress.epoch, "train": {
+                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "average": average.state_dict(), "ranks": ranks,
                 "progress": progress.state_dict(), "totals": sums.state_dict(),
             }}, run.last)
 
@@ -319,9 +323,10 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         for step in bar:
             idx = distributed.shard(order[step * cfg.batch_size:(step + 1) * cfg.batch_size], world)
             x, y = X_train[idx], y_train[idx]
-            x = standardize(augment(x) if augment.enabled else x)
+            x = standardize(frame(augment(x) if augment.enabled else x))
             loss, logits = train_step(step_module, optimizer, x, y, cfg, amp)
             totals.add(step, loss, logits, y)
+            average.update(epoch)
             if options["checkpoint_every"] and (step + 1) % options["checkpoint_every"] == 0 and step + 1 < steps:
                 sums = totals.reduced(world)
                 check_finite(sums)
@@ -337,15 +342,16 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
                "train_accuracy": float(sums.correct / sums.count), "lr": schedule.lr,
                "train_seconds": totals.seconds}
+        kept_model = average.model(epoch + 1)  # what the run ends with if it stops here
         if len(y_val):
-            row |= validate(objective, X_val, y_val, y_val_np, cfg.num_classes, amp)
+            row |= validate(Objective(kept_model, cfg), X_val, y_val, y_val_np, cfg.num_classes, amp)
         improved = progress.finish_epoch(row, cfg.early_stopping_patience)
         keep = improved if cfg.select_epoch == "best" else True  # best.pt: the weights the run reports
         schedule.step(row.get("val_loss"))
         totals = EpochTotals.zeros(device)
         if world.is_main:
             run.append_metrics(row)
-            chosen = {**weights(), "epoch": row["epoch"], "val": row}
+            chosen = {**weights(kept_model), "epoch": row["epoch"], "val": row}
             if keep:
                 checkpoint.save(chosen, run.best)
             if options["keep_epochs"]:
