@@ -4,7 +4,7 @@
     python -m bilm.plot runs/x --method tsne --split train --out figures/
 
 latent.png: mu (the latent the classifier reads in eval mode) of the split's windows, after
-the checkpoint's own standardisation, projected to 2-D (PCA, or t-SNE), coloured by activity.
+the checkpoint's own preprocessing, projected to 2-D (PCA, or t-SNE), coloured by activity.
 
 joints.png: the virtual joint angles (radians) the biomechanical module reads from the
 latent, for the joints that vary most across the split, the same joints in every panel.
