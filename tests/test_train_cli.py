@@ -82,10 +82,16 @@ def test_checkpoints_load_with_weights_only(run):
 
 
 def test_select_epoch_best_keeps_the_best_validation_epoch(dataset, tmp_path):
-    run = train_tiny(dataset, tmp_path / "best", "--set", "select_epoch=best", "--seed", "7", epochs=4)
-    rows = metrics_rows(run)
-    best = max(rows, key=lambda r: r["val_macro_f1"])  # the first of equal scores
-    assert best["epoch"] < 4  # with this seed an earlier epoch is best, so the choice shows
+    # The choice shows only in a run whose best epoch is an earlier one: take the first seed
+    # that gives one (which seeds do moves with every change to the default preset).
+    for seed in range(10):
+        run = train_tiny(dataset, tmp_path / f"seed-{seed}", "--set", "select_epoch=best", "--seed", str(seed),
+                         epochs=4)
+        rows = metrics_rows(run)
+        best = max(rows, key=lambda r: r["val_macro_f1"])  # the first of equal scores
+        if best["epoch"] < 4:
+            break
+    assert best["epoch"] < 4, "no seed of 0..9 had its best validation epoch before the last"
     assert json.loads((run / "report.json").read_text())["best_epoch"] == best["epoch"]
     assert torch.load(run / "best.pt", weights_only=True)["val"] == best
 

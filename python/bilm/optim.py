@@ -81,11 +81,11 @@ class TailAverage:
     """The running mean of the weights over the last cfg.average_epochs epochs, taken after
     every step of them (Polyak averaging of the tail of the trajectory, as in SWA).
 
-    A network trained from another seed draws the SITTING/STANDING boundary a little
-    differently; the mean of the many nearby points the last epochs pass through sits nearer
-    the middle of that region than any one of them. The batch-norm statistics are averaged
-    with the weights (use_buffers), so the mean is a model of its own that needs no pass over
-    the data. Before the averaged epochs begin, `model` is the network being trained.
+    The last step's weights carry that step's noise; the mean of the many nearby points the
+    last epochs pass through does not (for the default preset it did not raise validation
+    accuracy: docs/accuracy/candidates.md). The batch-norm statistics are averaged with the
+    weights (use_buffers), so the mean is a model of its own that needs no pass over the
+    data. Before the averaged epochs begin, `model` is the network being trained.
     """
 
     def __init__(self, network: nn.Module, cfg: BILMConfig):
