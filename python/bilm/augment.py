@@ -39,10 +39,8 @@ class Augment:
         self.jitter_std = cfg.augment_jitter * channel_std
         # Plain Python numbers, so deciding what to apply never waits for the GPU.
         self.enabled = bool(self.rotation or self.scale or self.shift or self.speed or self.jitter)
-        channels = channel_std.shape[1]
-        if self.rotation and channels % AXES:
-            raise ValueError(f"augment_rotation_deg needs channels in xyz triples; the data has {channels} "
-                             "(set augment_rotation_deg=0 for this data)")
+        if self.rotation:
+            require_triples(channel_std.shape[1], "augment_rotation_deg", "augment_rotation_deg=0")
         self.generator = torch.Generator(device=channel_std.device)
         self.generator.manual_seed(seed)
 
@@ -72,6 +70,12 @@ class Augment:
         self.generator.set_state(state["generator"])
 
 
+def require_triples(channels: int, field: str, off: str) -> None:
+    """Refuse data whose channels are not xyz triples for the config field that needs them."""
+    if channels % AXES:
+        raise ValueError(f"{field} needs channels in xyz triples; the data has {channels} (set {off} for this data)")
+
+
 def random_rotations(n: int, max_angle: float, generator: torch.Generator) -> Tensor:
     """n rotation matrices (n, 3, 3): uniform axis, angle uniform in [-max_angle, max_angle].
 
@@ -98,8 +102,7 @@ def rotate_triples(x: Tensor, rotations: Tensor) -> Tensor:
 def roll_each(x: Tensor, shifts: Tensor) -> Tensor:
     """Circularly shift window b by shifts[b] steps along time (torch.roll with one shift per row)."""
     T = x.shape[-1]
-    source = (torch.arange(T, device=x.device) - shifts.view(-1, 1)) % T  # (B, T)
-    return x.gather(2, source.unsqueeze(1).expand_as(x))
+    return _at_steps(x, (torch.arange(T, device=x.device) - shifts.view(-1, 1)) % T)
 
 
 def resample_each(x: Tensor, speed: Tensor) -> Tensor:
@@ -111,8 +114,9 @@ def resample_each(x: Tensor, speed: Tensor) -> Tensor:
     left = position.floor()
     frac = (position - left).unsqueeze(1)  # (B, 1, T)
     left = left.long() % T
+    return _at_steps(x, left) * (1 - frac) + _at_steps(x, (left + 1) % T) * frac
 
-    def at(index: Tensor) -> Tensor:
-        return x.gather(2, index.unsqueeze(1).expand_as(x))
 
-    return at(left) * (1 - frac) + at((left + 1) % T) * frac
+def _at_steps(x: Tensor, steps: Tensor) -> Tensor:
+    """x (B, C, T) read at the time steps steps[b] (B, T'), the same for every channel."""
+    return x.gather(2, steps.unsqueeze(1).expand(-1, x.shape[1], -1))

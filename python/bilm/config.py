@@ -155,7 +155,7 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "augment_speed", "train_subjects", "average_epochs",
+                     "augment_rotation_deg", "augment_shift", "train_subjects", "average_epochs",
                      "accel_triple", "gyro_triple", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")

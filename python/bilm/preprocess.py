@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from bilm.augment import AXES
-from bilm.config import GRAVITY_FRAME_CHANNELS, BILMConfig
+from bilm.augment import AXES, require_triples
+from bilm.config import BILMConfig
 
 # A channel that never varies (a dead sensor axis) keeps its scale instead of dividing by 0.
 MIN_STD = 1e-6
@@ -47,7 +47,6 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-
 class GravityFrame(nn.Module):
     """x (B, C, T) in raw units -> (B, C + 4, T): x, then four channels of the motion in the
     frame of gravity, which do not depend on how the phone is worn.
@@ -62,14 +61,10 @@ class GravityFrame(nn.Module):
     values; the posture itself stays in x (the direction of gravity in the phone's frame).
     """
 
-    channels = GRAVITY_FRAME_CHANNELS
-
     def __init__(self, input_channels: int, accel_triple: int, gyro_triple: int):
         super().__init__()
+        require_triples(input_channels, "gravity_frame", "gravity_frame=false")
         triples = input_channels // AXES
-        if input_channels % AXES:
-            raise ValueError(f"gravity_frame needs channels in xyz triples; the data has {input_channels} "
-                             "(set gravity_frame=false for this data)")
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
             if not 0 <= index < triples:
                 raise ValueError(f"config field {name}={index} names no triple of the data's {input_channels} "

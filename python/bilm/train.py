@@ -248,6 +248,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     optimizer = build_optimizer(model.parameters(), cfg, device)
     schedule = EpochSchedule(optimizer, cfg)
     average = TailAverage(model, cfg)
+    # Augmentation works on the data's own channels, before the gravity frame adds its own.
     augment = Augment(cfg, standardize.std[:, :cfg.input_channels], seed=derive_seed(cfg.seed, world.rank, 1))
     progress = Progress()
     totals = EpochTotals.zeros(device)
