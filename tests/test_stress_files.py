@@ -69,8 +69,11 @@ def read_until(thread: threading.Thread, read) -> list:
 def test_signal_file_rewritten_while_loading(copy):
     """A writer flips one channel between two versions with truncate-and-write (not atomic),
     in two halves that end on a row. A load sees a half-written file (a ValueError naming it)
-    or whole rows, each from A or from B: a reader that needs more than one read can meet the
-    file half old and half new, as np.loadtxt can; only an atomic rename rules that out."""
+    or rows from A or from B: a reader that needs more than one read can meet the file half
+    old and half new, as np.loadtxt can; only an atomic rename rules that out. Where one read
+    ends and the next begins need not be where the writer's halves meet (std's read_to_end
+    follows a read of the size it was told with a 32-byte probe), so the one row a read
+    boundary falls in may be a mix of both; the other channels never change."""
     path = signal_path(copy, "test", "body_gyro_z")
     version_a = path.read_bytes()
     version_b = signal_path(copy, "test", "total_acc_x").read_bytes()  # same shape, other values
@@ -94,7 +97,9 @@ def test_signal_file_rewritten_while_loading(copy):
         else:
             rows_a = (outcome == x_a).all(axis=(1, 2))
             rows_b = (outcome == x_b).all(axis=(1, 2))
-            assert (rows_a | rows_b).all()
+            assert (~(rows_a | rows_b)).sum() <= 1
+            untouched = [c for c, name in enumerate(UCI_HAR_SIGNALS) if name != "body_gyro_z"]
+            assert np.array_equal(outcome[:, untouched], x_a[:, untouched])
     assert any(not isinstance(o, Exception) for o in outcomes)
 
 
