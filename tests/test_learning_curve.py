@@ -38,7 +38,19 @@ def test_trains_each_size_on_the_same_validation_subjects(tmp_path, monkeypatch,
     assert (out / "subjects-2" / "seed-0" / "report.json").stat().st_mtime_ns == before
 
 
+def test_first_seed_starts_the_draws_there(tmp_path, monkeypatch, capsys):
+    for key, value in ONE_THREAD.items():
+        monkeypatch.setenv(key, value)
+    data = make_dataset(tmp_path / "tiny.npz", per_subject=12)
+    out = tmp_path / "curve"
+    assert learning_curve.main(study_args(data, out, "--sizes", "2", "--first-seed", "3")) == 0
+    assert [p.name for p in (out / "subjects-2").iterdir()] == ["seed-3"]
+    assert json.loads((out / "subjects-2" / "seed-3" / "config.json").read_text())["config"]["seed"] == 3
+    assert (out / "learning_curve.md").read_text().splitlines()[2].startswith("| 3 | ")
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--first-seed", "-1"], "--first-seed -1"),
     (["--sizes", "5"], "train_subjects=5 but only 4 subjects are left"),
     (["--sizes", "0"], "must be >= 1"),
     (["--set", "nonsense=1"], "unknown config field"),

@@ -8,7 +8,8 @@ from matplotlib.image import imread
 from test_train_fixtures import make_dataset, train_tiny
 from threadpoolctl import threadpool_limits
 
-from bilm.plot import main, posture_figure, step_seconds, trajectory_figure
+from bilm.inference import load_classifier
+from bilm.plot import latents, main, posture_figure, step_seconds, trajectory_figure
 
 CLASSES = ("WALK", "SIT", "LIE")
 
@@ -62,6 +63,22 @@ def test_noise_run_says_it_plots_postures_instead(noise_run, tmp_path, capsys):
     paths, err = plot(capsys, noise_run, "--out", tmp_path)
     assert_images(paths)
     assert "latent_sequence='noise'" in err and "no meaning in time" in err
+
+
+def test_ensemble_run_shows_the_chosen_network(data, tmp_path, capsys):
+    run = train_tiny(data, tmp_path / "ensemble", "--set", "ensemble=2", epochs=1)
+    capsys.readouterr()  # the training log
+    assert_images(plot(capsys, run, "--member", "2", "--out", tmp_path / "second")[0])
+    classifier = load_classifier(run)
+    X = np.load(data)["X_test"][:8]
+    (mu_1, angles_1), (mu_2, angles_2) = latents(classifier, X, 0), latents(classifier, X, 1)
+    assert mu_1.shape == mu_2.shape and not np.allclose(mu_1, mu_2)  # each network has its own latent
+    assert angles_1.shape == angles_2.shape
+    for member in ("0", "3"):
+        with pytest.raises(SystemExit) as e:
+            main([str(run), "--member", member])
+        assert e.value.code == 2
+        assert f"--member {member}: {run} holds 2 network(s); choose 1 to 2" in capsys.readouterr().err
 
 
 def test_step_seconds_follow_the_window_and_rate():

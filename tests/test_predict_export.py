@@ -50,7 +50,7 @@ def test_predict_applies_the_checkpoint_standardisation(trained, capsys):
     run, _, npy, windows = trained
     classifier = load_classifier(run)
     assert not torch.allclose(classifier.module.standardize.std, torch.ones(1))  # the default preset standardises
-    model = classifier.module.model
+    model = classifier.module.model.members[0]  # an ensemble of one
     with torch.no_grad():
         x = torch.from_numpy(windows)
         by_hand = torch.softmax(model(classifier.module.standardize(x))[0], dim=1).numpy()
@@ -103,14 +103,16 @@ def test_onnx_export_matches_predict(trained, tmp_path, capsys):
     assert session.run(None, {"windows": windows[:7]})[0].shape == (7, 6)  # any batch size
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-def test_a_run_with_the_gravity_frame_predicts_and_exports_from_raw_windows(trained, tmp_path, capsys):
-    _, data, npy, windows = trained
-    run = train_tiny(data, tmp_path / "frame", "--set", "gravity_frame=true", epochs=1)
+def train_and_predict(trained, tmp_path, capsys, setting: str):
+    """A one-epoch run with `setting`, its classifier, and what predict prints for the windows."""
+    _, data, npy, _ = trained
+    run = train_tiny(data, tmp_path / "run", "--set", setting, epochs=1)
     capsys.readouterr()  # the training log
-    classifier = load_classifier(run)
-    assert classifier.module.standardize.mean.shape == (1, 13, 1)  # 9 channels and the frame's 4
-    p = probabilities(predict_csv(capsys, run, npy))
+    return run, load_classifier(run), probabilities(predict_csv(capsys, run, npy))
+
+
+def assert_exports_compute(p: np.ndarray, run, windows: np.ndarray, tmp_path) -> None:
+    """The run's TorchScript and ONNX files give the probabilities p of the windows."""
     assert export.main([str(run), "--format", "torchscript", "--out", str(tmp_path / "m.pt")]) == 0
     np.testing.assert_allclose(torch.jit.load(str(tmp_path / "m.pt"))(torch.from_numpy(windows)).numpy(), p,
                                atol=1e-5)
@@ -119,3 +121,22 @@ def test_a_run_with_the_gravity_frame_predicts_and_exports_from_raw_windows(trai
     assert export.main([str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"windows": windows})[0], p, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_a_run_with_the_gravity_frame_predicts_and_exports_from_raw_windows(trained, tmp_path, capsys):
+    run, classifier, p = train_and_predict(trained, tmp_path, capsys, "gravity_frame=true")
+    assert classifier.module.standardize.mean.shape == (1, 13, 1)  # 9 channels and the frame's 4
+    assert_exports_compute(p, run, trained[3], tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_an_ensemble_run_predicts_and_exports_the_mean_of_its_networks(trained, tmp_path, capsys):
+    run, classifier, p = train_and_predict(trained, tmp_path, capsys, "ensemble=3")
+    windows = trained[3]
+    with torch.no_grad():
+        x = classifier.module.model_input(torch.from_numpy(windows))
+        each = [torch.softmax(member(x)[0], dim=1).numpy() for member in classifier.module.model.members]
+    assert len(each) == 3 and not np.allclose(each[0], each[1], atol=1e-3)
+    np.testing.assert_allclose(p, np.mean(each, axis=0), atol=1e-6)
+    assert_exports_compute(p, run, windows, tmp_path)

@@ -3,7 +3,8 @@
 A checkpoint is a dict of tensors and plain containers (no pickled objects), so loading one
 never runs code from the file:
 
-    format, config (BILMConfig as a dict), classes, standardize (buffers), model (state_dict),
+    format, config (BILMConfig as a dict), classes, standardize (buffers), model (the
+    BILMEnsemble's state_dict: members.0., members.1., ... one BILMClassifier each),
     epoch (epochs completed; in best.pt, the 1-based epoch whose weights these are, the best on
     validation or the last, per select_epoch; a mid-epoch last.pt holds weights from partway
     through the next one), val (best.pt: that epoch's validation metrics),
@@ -21,7 +22,9 @@ from typing import IO, Any
 
 import torch
 
-FORMAT = "bilm-checkpoint-1"
+FORMAT = "bilm-checkpoint-2"
+# Format 1 held a single BILMClassifier; it reads as an ensemble of that one network.
+FORMAT_1 = "bilm-checkpoint-1"
 BEST = "best.pt"
 LAST = "last.pt"
 
@@ -64,9 +67,25 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a torn, foreign or tampered file: say which, not a pickle trace
         raise ValueError(f"{path} is not a readable checkpoint: {e}") from None
+    if isinstance(state, dict) and state.get("format") == FORMAT_1:
+        return from_format_1(state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a bilm checkpoint (no format {FORMAT!r})")
     return state
+
+
+def from_format_1(state: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint as format 2: its network becomes member 0 of the ensemble (and of
+    the weight average, in a last.pt); the optimiser's state is by parameter order, unchanged."""
+    state = {**state, "format": FORMAT, "model": _prefixed(state["model"], "", "members.0.")}
+    average = state.get("train", {}).get("average")
+    if average is not None:
+        state["train"] = {**state["train"], "average": _prefixed(average, "module.", "module.members.0.")}
+    return state
+
+
+def _prefixed(tensors: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    return {new + key[len(old):] if key.startswith(old) else key: value for key, value in tensors.items()}
 
 
 def capture_rng() -> dict[str, Any]:

@@ -66,6 +66,10 @@ class BILMConfig:
     latent_sequence: str = "noise"
     noise_steps: int = 10
     noise_scale: float = 0.1
+    # Train this many networks side by side from different initial weights, on the same
+    # batches, and predict the mean of their probabilities (bilm.model.BILMEnsemble). The
+    # logged losses are the sum of the members'. 1: the notebook's single network.
+    ensemble: int = 1
 
     # --- biomechanical constraint ---
     # A scalar applies to every joint; a tuple of num_joints values sets one range per joint.
@@ -140,7 +144,7 @@ class BILMConfig:
         _check_choice("scheduler", self.scheduler, SCHEDULERS)
         _check_choice("select_epoch", self.select_epoch, SELECT_EPOCHS)
         for name in ("input_channels", "seq_length", "num_classes", "hidden_dim",
-                     "latent_dim", "num_joints", "base_channels", "kernel_size", "batch_size", "epochs"):
+                     "latent_dim", "num_joints", "base_channels", "kernel_size", "ensemble", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config field {name} must be >= 1, got {getattr(self, name)}")
         if self.kernel_size % 2 == 0:

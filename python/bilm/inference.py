@@ -1,10 +1,10 @@
 """The deployable classifier: raw windows (N, C, T) -> class probabilities (N, K).
 
-It is BILMClassifier in eval mode (the classifier reads mu, so the output is deterministic)
-with the run's preprocessing in front (the gravity frame if the run used it, then the
-standardisation) and a softmax behind. evaluate, predict and export
-all go through this one module, so an exported file computes exactly what `bilm.predict`
-prints.
+It is the run's BILMEnsemble in eval mode (one network unless the run set `ensemble`; the
+classifiers read mu, so the output is deterministic) with the run's preprocessing in front
+(the gravity frame if the run used it, then the standardisation) and the mean of the
+networks' softmax behind. evaluate, predict and export all go through this one module, so
+an exported file computes exactly what `bilm.predict` prints.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from torch import Tensor, nn
 
 from bilm import checkpoint
 from bilm.config import BILMConfig
-from bilm.model import BILMClassifier
+from bilm.model import BILMEnsemble
 from bilm.preprocess import GravityFrame, Standardize
 
 
 class ProbabilityModel(nn.Module):
-    def __init__(self, frame: GravityFrame | nn.Identity, standardize: Standardize, model: BILMClassifier):
+    def __init__(self, frame: GravityFrame | nn.Identity, standardize: Standardize, model: BILMEnsemble):
         super().__init__()
         self.frame = frame
         self.standardize = standardize
@@ -34,7 +34,7 @@ class ProbabilityModel(nn.Module):
         return self.standardize(self.frame(x))
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.softmax(self.model.forward_all(self.model_input(x)).logits, dim=1)
+        return self.model(self.model_input(x))
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "
     """The classifier of a checkpoint file or a run folder (its best.pt)."""
     state = checkpoint.load(path)
     cfg = BILMConfig.from_dict(state["config"])
-    model = BILMClassifier.from_config(cfg)
+    model = BILMEnsemble.from_config(cfg)
     model.load_state_dict(state["model"])
     standardize = Standardize(cfg.model_channels)
     standardize.load_state_dict(state["standardize"])

@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_study_options(parser, out="runs/learning-curve")
     parser.add_argument("--sizes", type=int, nargs="+", default=[9, 13, 17], metavar="N",
                         help="numbers of training subjects (default: 9 13 17)")
-    parser.add_argument("--seeds", type=int, default=6, metavar="N", help="validation draws (seeds 0..N-1)")
+    parser.add_argument("--seeds", type=int, default=6, metavar="N", help="validation draws (seeds S..S+N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="S",
+                        help="the first seed (default: 0); fresh seeds confirm a choice made on others")
     return parser
 
 
@@ -64,8 +66,11 @@ def markdown(sizes: list[int], table: dict[int, list[float]]) -> str:
 def study(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.jobs < 1 or min(args.sizes) < 1:
         raise cli.UsageError("--seeds, --jobs and every --sizes value must be >= 1")
+    if args.first_seed < 0:
+        raise cli.UsageError(f"--first-seed {args.first_seed}: seeds are >= 0")
     sizes = sorted(set(args.sizes))
-    jobs = [(size, seed) for seed in range(args.seeds) for size in sizes]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(size, seed) for seed in seeds for size in sizes]
     configs = cli.plan_study([(run_dir(args, *job), "default", overrides(args, *job)) for job in jobs])
     cli.check_data_path(args.data)
     data = cli.load_data(args.data)
@@ -77,7 +82,7 @@ def study(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
     accuracy = dict(zip(jobs, cli.in_parallel(lambda job: last_val_accuracy(args, *job), jobs, args.jobs)))
-    table = markdown(sizes, {seed: [accuracy[size, seed] for size in sizes] for seed in range(args.seeds)})
+    table = markdown(sizes, {seed: [accuracy[size, seed] for size in sizes] for seed in seeds})
     (Path(args.out) / "learning_curve.md").write_text(table)
     print(table)
     return 0

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from bilm.config import BILMConfig
 from bilm.distributed import World, all_reduce
 from bilm.losses import bilm_loss
-from bilm.model import BILMClassifier
+from bilm.model import BILMEnsemble, mean_log_probabilities
 
 EVAL_BATCH = 512  # no gradients are kept, so evaluation can take larger batches
 
@@ -28,15 +28,18 @@ EVAL_BATCH = 512  # no gradients are kept, so evaluation can take larger batches
 class Objective(nn.Module):
     """Model plus loss as one module: DDP and torch.compile then wrap a single forward."""
 
-    def __init__(self, model: BILMClassifier, cfg: BILMConfig):
+    def __init__(self, model: BILMEnsemble, cfg: BILMConfig):
         super().__init__()
         self.model = model
         self.cfg = cfg
 
     def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """(total loss, logits) of a standardised batch."""
-        out = self.model.forward_all(x)
-        return bilm_loss(out, x, y, self.model.biomech_module, self.cfg).total, out.logits
+        """(total loss, logits) of a standardised batch: the sum of the members' losses and the
+        log of their mean probabilities."""
+        outs = self.model.forward_all(x)
+        losses = [bilm_loss(out, x, y, member.biomech_module, self.cfg).total
+                  for out, member in zip(outs, self.model.members)]
+        return torch.stack(losses).sum(), mean_log_probabilities([out.logits for out in outs])
 
 
 def steps_per_epoch(n: int, batch_size: int, world: World) -> int:
@@ -63,15 +66,16 @@ def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManag
     return contextlib.nullcontext()
 
 
-def train_step(objective: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
+def train_step(objective: nn.Module, model: BILMEnsemble, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
                cfg: BILMConfig, amp: contextlib.AbstractContextManager) -> tuple[Tensor, Tensor]:
-    """One optimisation step; returns the (detached) loss and logits without syncing."""
+    """One optimisation step of `objective` (the Objective of `model`, maybe wrapped by DDP or
+    torch.compile); returns the (detached) loss and logits without syncing."""
     optimizer.zero_grad(set_to_none=True)
     with amp:
         loss, logits = objective(x, y)
     loss.backward()
     if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(objective.parameters(), cfg.grad_clip)
+        model.clip_grad_norm_(cfg.grad_clip)
     optimizer.step()
     return loss.detach(), logits.detach()
 

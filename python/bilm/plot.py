@@ -5,6 +5,7 @@
 
 latent.png: mu (the latent the classifier reads in eval mode) of the split's windows, after
 the checkpoint's own preprocessing, projected to 2-D (PCA, or t-SNE), coloured by activity.
+A run that trained an ensemble has one latent per network: --member picks which (default 1).
 
 joints.png: the virtual joint angles (radians) the biomechanical module reads from the
 latent, for the joints that vary most across the split, the same joints in every panel.
@@ -42,9 +43,11 @@ NOISE_NOTE = ("latent_sequence='noise': the latent sequence has no meaning in ti
 
 
 @torch.inference_mode()
-def latents(classifier: LoadedClassifier, X: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """mu (N, latent_dim) and the joint angles of z_sequence (N, T', num_joints) of raw windows X."""
-    model = classifier.module.model
+def latents(classifier: LoadedClassifier, X: np.ndarray, member: int = 0,
+            batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """mu (N, latent_dim) and the joint angles of z_sequence (N, T', num_joints) of raw windows X,
+    as the ensemble's network number `member` (0-based) computes them."""
+    model = classifier.module.model.members[member]
     mus, angles = [], []
     for i in range(0, len(X), batch_size):
         x = torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=classifier.device)
@@ -157,6 +160,13 @@ def load_inputs(args: argparse.Namespace) -> tuple[LoadedClassifier, np.ndarray,
     return classifier, X, y
 
 
+def check_member(args: argparse.Namespace, classifier: LoadedClassifier) -> None:
+    networks = classifier.config.ensemble
+    if not 1 <= args.member <= networks:
+        raise cli.UsageError(f"--member {args.member}: {args.run_dir} holds {networks} network(s); "
+                             f"choose 1 to {networks}")
+
+
 def check_args(args: argparse.Namespace) -> None:
     if args.per_class < 1:
         raise cli.UsageError(f"--per-class {args.per_class}: need at least 1")
@@ -169,11 +179,14 @@ def check_args(args: argparse.Namespace) -> None:
 def plot(args: argparse.Namespace) -> int:
     check_args(args)
     classifier, X, y = load_inputs(args)
-    mu, angles = latents(classifier, X)
+    check_member(args, classifier)
+    mu, angles = latents(classifier, X, args.member - 1)
     # The projection (t-SNE above all) is what costs: it sees a fixed random subset.
     shown = np.sort(np.random.default_rng(SEED).permutation(len(X))[:args.max_points])
     xy, axis_labels = project(mu[shown], args.method)
     title = f"latent mu of {len(shown)} {args.split} windows ({METHODS[args.method]})"
+    if classifier.config.ensemble > 1:
+        title += f", network {args.member} of {classifier.config.ensemble}"
     out = Path(args.out) if args.out else checkpoint.resolve(args.run_dir).parent
     out.mkdir(parents=True, exist_ok=True)
     figures = {"latent.png": latent_figure(xy, y[shown], classifier.classes, axis_labels, title),
@@ -202,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the 2-D projection; tsne is slower (default: pca)")
     parser.add_argument("--hz", type=float, default=50.0,
                         help="the data's sampling rate in Hz, for the time axis (default: 50)")
+    parser.add_argument("--member", type=int, default=1,
+                        help="which network of an ensemble run to show, from 1 (default: 1)")
     parser.add_argument("--device", default="auto", help=cli.DEVICE_HELP)
     return parser
 

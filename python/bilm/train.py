@@ -43,7 +43,7 @@ from bilm.inference import load_classifier
 from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, epoch_order, evaluate,
                        steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
-from bilm.model import BILMClassifier
+from bilm.model import BILMEnsemble
 from bilm.optim import EpochSchedule, TailAverage, build_optimizer
 from bilm.preprocess import GravityFrame, Standardize
 from bilm.rundir import RunDir
@@ -240,7 +240,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     # Model, objective, optimiser, schedule and augmentation, seeded.
     amp = autocast(device, options["amp"] is not False)  # bf16 on CUDA unless --no-amp
     torch.manual_seed(cfg.seed)
-    model = BILMClassifier.from_config(cfg).to(device)
+    model = BILMEnsemble.from_config(cfg).to(device)
     objective = Objective(model, cfg)
     step_module = distributed.wrap(objective, world, device)
     if options["compile"]:
@@ -325,7 +325,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
             idx = distributed.shard(order[step * cfg.batch_size:(step + 1) * cfg.batch_size], world)
             x, y = X_train[idx], y_train[idx]
             x = standardize(frame(augment(x) if augment.enabled else x))
-            loss, logits = train_step(step_module, optimizer, x, y, cfg, amp)
+            loss, logits = train_step(step_module, model, optimizer, x, y, cfg, amp)
             totals.add(step, loss, logits, y)
             average.update(epoch)
             if options["checkpoint_every"] and (step + 1) % options["checkpoint_every"] == 0 and step + 1 < steps:

@@ -36,7 +36,7 @@ from bilm import train as bilm_train
 from bilm.config import BILMConfig, get_preset
 from bilm.data import HARData, UCI_HAR_CLASSES, load_dataset, save_npz
 from bilm.loop import Objective
-from bilm.model import BILMClassifier
+from bilm.model import BILMEnsemble
 from bilm.splits import validation_split
 
 UCI_TRAIN_WINDOWS = 7352  # the synthetic stand-in has UCI HAR's size and subjects
@@ -79,7 +79,7 @@ def notebook_epoch(objective: Objective, optimizer: torch.optim.Optimizer, loade
 def time_notebook(X: np.ndarray, y: np.ndarray, cfg: BILMConfig, device: torch.device, epochs: int) -> list[float]:
     """Seconds of each of `epochs` epochs of the notebook's loop on a freshly built model."""
     torch.manual_seed(cfg.seed)
-    objective = Objective(BILMClassifier.from_config(cfg).to(device), cfg)
+    objective = Objective(BILMEnsemble.from_config(cfg).to(device), cfg)
     optimizer = torch.optim.Adam(objective.parameters(), lr=cfg.lr)
     loader = DataLoader(NotebookDataset(X, y), batch_size=cfg.batch_size, shuffle=True)
     return [notebook_epoch(objective, optimizer, loader, device) for _ in range(epochs)]
