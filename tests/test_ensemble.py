@@ -111,3 +111,12 @@ def test_a_format_1_last_checkpoint_moves_its_weight_average_too():
     assert list(new["model"]) == ["members.0.encoder.w"]
     assert list(new["train"]["average"]) == ["module.members.0.encoder.w", "n_averaged"]
     assert old["model"].keys() == {"encoder.w"}  # the caller's dict is left as it was
+
+
+def test_weights_that_do_not_fit_their_config_are_a_clear_error(tmp_path):
+    network = BILMEnsemble.from_config(CFG)
+    state = {"config": dataclasses.replace(CFG, ensemble=2).to_dict(), "classes": [f"c{k}" for k in range(6)],
+             "standardize": Standardize(CFG.input_channels).state_dict(), "model": network.state_dict(), "epoch": 1}
+    checkpoint.save(state, tmp_path / "best.pt")
+    with pytest.raises(ValueError, match=r"best.pt: its weights do not fit the config it holds \(Error"):
+        load_classifier(tmp_path)

@@ -67,7 +67,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a torn, foreign or tampered file: say which, not a pickle trace
         raise ValueError(f"{path} is not a readable checkpoint: {e}") from None
-    if isinstance(state, dict) and state.get("format") == FORMAT_1:
+    if isinstance(state, dict) and state.get("format") == FORMAT_1 and isinstance(state.get("model"), dict):
         return from_format_1(state)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a bilm checkpoint (no format {FORMAT!r})")

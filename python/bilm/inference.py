@@ -68,9 +68,13 @@ def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "
     state = checkpoint.load(path)
     cfg = BILMConfig.from_dict(state["config"])
     model = BILMEnsemble.from_config(cfg)
-    model.load_state_dict(state["model"])
     standardize = Standardize(cfg.model_channels)
-    standardize.load_state_dict(state["standardize"])
+    try:
+        model.load_state_dict(state["model"])
+        standardize.load_state_dict(state["standardize"])
+    except (KeyError, RuntimeError) as e:  # edited or mixed-up files: say so, not a key dump
+        first = str(e).splitlines()[0]
+        raise ValueError(f"{checkpoint.resolve(path)}: its weights do not fit the config it holds ({first})") from None
     module = ProbabilityModel(GravityFrame.from_config(cfg), standardize, model)
     module = module.to(device).eval().requires_grad_(False)
     return LoadedClassifier(module, cfg, tuple(state["classes"]), int(state["epoch"]))
