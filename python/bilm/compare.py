@@ -17,8 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from bilm import cli
-from bilm.rundir import RunDir
+from bilm import cli, learning_curve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,18 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def finished_runs(study: Path, size: int) -> dict[int, float]:
     """seed -> the last epoch's validation accuracy, for each run of the study that has a report."""
-    folder = study / f"subjects-{size}"
+    folder = learning_curve.size_dir(study, size)
     if not folder.is_dir():
         raise cli.UsageError(f"{study} holds no study of {size} training subjects (no {folder.name})")
     accuracy = {}
-    for path in folder.glob("seed-*"):
-        run = RunDir(path)
-        seed = path.name.removeprefix("seed-")
-        if seed.isdigit() and run.report.exists():
+    for seed, run in learning_curve.seed_runs(study, size).items():
+        if run.report.exists():
             last = run.read_metrics()[-1]
             if "val_accuracy" not in last:
-                raise cli.UsageError(f"{path} held out no validation subjects: it has nothing to compare")
-            accuracy[int(seed)] = last["val_accuracy"]
+                raise cli.UsageError(f"{run.path} held out no validation subjects: it has nothing to compare")
+            accuracy[seed] = last["val_accuracy"]
     return accuracy
 
 

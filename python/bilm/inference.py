@@ -10,6 +10,7 @@ an exported file computes exactly what `bilm.predict` prints.
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,9 +73,12 @@ def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "
     try:
         model.load_state_dict(state["model"])
         standardize.load_state_dict(state["standardize"])
-    except (KeyError, RuntimeError) as e:  # edited or mixed-up files: say so, not a key dump
-        first = str(e).splitlines()[0]
-        raise ValueError(f"{checkpoint.resolve(path)}: its weights do not fit the config it holds ({first})") from None
+    except (KeyError, RuntimeError) as e:  # edited or mixed-up files: say so, not a whole key dump
+        first, *rest = str(e).splitlines()
+        detail = textwrap.shorten(" ".join(line.strip() for line in rest), 160, placeholder=" ...")
+        raise ValueError(f"{checkpoint.resolve(path)}: its weights do not fit the config it holds "
+                         f"({first} {detail}); the file was edited or mixes two runs: use the run's own "
+                         "best.pt or last.pt, or train it again") from None
     module = ProbabilityModel(GravityFrame.from_config(cfg), standardize, model)
     module = module.to(device).eval().requires_grad_(False)
     return LoadedClassifier(module, cfg, tuple(state["classes"]), int(state["epoch"]))

@@ -25,6 +25,9 @@ from bilm.rundir import RunDir
 from bilm.splits import validation_split
 
 
+SEED_PREFIX = "seed-"  # a run folder is <study>/subjects-<size>/seed-<seed>
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bilm.learning_curve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,8 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def size_dir(study: Path, size: int) -> Path:
+    """The folder of a study's runs on `size` training subjects."""
+    return study / f"subjects-{size}"
+
+
 def run_dir(args: argparse.Namespace, size: int, seed: int) -> Path:
-    return Path(args.out) / f"subjects-{size}" / f"seed-{seed}"
+    return size_dir(Path(args.out), size) / f"{SEED_PREFIX}{seed}"
+
+
+def seed_runs(study: Path, size: int) -> dict[int, RunDir]:
+    """seed -> run folder, for every seed of the study on `size` subjects begun so far."""
+    runs = {}
+    for path in size_dir(study, size).glob(f"{SEED_PREFIX}*"):
+        seed = path.name.removeprefix(SEED_PREFIX)
+        if seed.isdigit():
+            runs[int(seed)] = RunDir(path)
+    return runs
 
 
 def overrides(args: argparse.Namespace, size: int, seed: int) -> list[str]:
