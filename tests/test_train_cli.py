@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -12,6 +13,8 @@ from test_train_fixtures import (
 )
 from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
 
+from bilm.inference import load_classifier
+from bilm.loop import recalibrate_batch_norm
 from bilm.train import main
 
 EPOCHS = 4
@@ -94,6 +97,26 @@ def test_select_epoch_best_keeps_the_best_validation_epoch(dataset, tmp_path):
     assert best["epoch"] < 4, "no seed of 0..9 had its best validation epoch before the last"
     assert json.loads((run / "report.json").read_text())["best_epoch"] == best["epoch"]
     assert torch.load(run / "best.pt", weights_only=True)["val"] == best
+
+
+def test_recalibrate_bn_changes_the_statistics_and_nothing_else(run, dataset, tmp_path):
+    plain = train_tiny(dataset, tmp_path / "plain", "--set", "recalibrate_bn=false", epochs=EPOCHS)
+    plain_rows, bn_rows = metrics_rows(plain), metrics_rows(run)  # the default preset recalibrates
+    assert [r["train_loss"] for r in bn_rows] == [r["train_loss"] for r in plain_rows]  # training as before
+    assert [r["val_loss"] for r in bn_rows] != [r["val_loss"] for r in plain_rows]
+
+    # best.pt holds the plain run's weights with the statistics of its clean training windows.
+    expected = load_classifier(plain / "best.pt")
+    held = json.loads((plain / "config.json").read_text())["data"]["val_subjects"]
+    arrays = np.load(dataset)
+    X = torch.as_tensor(arrays["X_train"][~np.isin(arrays["subject_train"], held)])
+    recalibrate_batch_norm(expected.module.model, expected.module.model_input(X), contextlib.nullcontext())
+    saved = torch.load(run / "best.pt", weights_only=True)["model"]
+    assert saved.keys() == expected.module.model.state_dict().keys()
+    for key, value in expected.module.model.state_dict().items():
+        torch.testing.assert_close(saved[key], value, msg=key)
+    before = torch.load(plain / "best.pt", weights_only=True)["model"]
+    assert not torch.equal(saved["members.0.stats_norm.running_var"], before["members.0.stats_norm.running_var"])
 
 
 def test_log_line_per_epoch(dataset, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -11,7 +12,7 @@ from bilm import checkpoint
 from bilm.augment import Augment, random_rotations, resample_each, roll_each, rotate_triples
 from bilm.config import BILMConfig
 from bilm.distributed import World
-from bilm.loop import epoch_order, steps_per_epoch
+from bilm.loop import EVAL_BATCH, epoch_order, recalibrate_batch_norm, steps_per_epoch
 from bilm.optim import EpochSchedule, TailAverage
 
 
@@ -164,6 +165,29 @@ def test_average_epochs_must_fit_the_run():
         BILMConfig(epochs=3, average_epochs=4)
     with pytest.raises(ValueError, match="average_epochs must be >= 0"):
         BILMConfig(average_epochs=-1)
+
+
+def test_recalibrated_batch_norm_holds_the_statistics_of_the_clean_windows():
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 1), torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(4))
+    network.train()
+    for _ in range(5):  # running statistics of other, shifted batches, as augmentation leaves them
+        network(5 + 3 * torch.randn(16, 3, 8))
+    X = torch.randn(EVAL_BATCH + 100, 3, 8)
+    weights = {k: v.detach().clone() for k, v in network.named_parameters()}
+    rng = torch.get_rng_state()
+
+    recalibrate_batch_norm(network, X, contextlib.nullcontext())
+
+    norm = network[2]
+    features = [network[0](X[:EVAL_BATCH]).detach(), network[0](X[EVAL_BATCH:]).detach()]  # dropout off
+    means = [f.mean(dim=(0, 2)) for f in features]
+    variances = [f.transpose(0, 1).reshape(4, -1).var(dim=1) for f in features]  # unbiased, as BatchNorm
+    torch.testing.assert_close(norm.running_mean, (means[0] + means[1]) / 2)
+    torch.testing.assert_close(norm.running_var, (variances[0] + variances[1]) / 2)
+    assert norm.momentum == 0.1 and network.training and norm.training
+    assert torch.equal(torch.get_rng_state(), rng)  # no dropout mask drawn
+    assert all(torch.equal(v, weights[k]) for k, v in network.named_parameters())
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():

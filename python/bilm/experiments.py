@@ -47,6 +47,8 @@ VARIANTS = (
             (cli.HOLD_OUT,)),
     Variant("no-spectral", "default without the octave-band log powers (rich statistics only)", "default",
             ("window_stats=rich",)),
+    Variant("no-bn-recal", "default without recalibrating the batch norms on clean windows", "default",
+            ("recalibrate_bn=false",)),
     Variant("no-biomech", "default without the biomechanical loss", "default", ("w_biomech=0",)),
     Variant("no-vae", "default without KL and reconstruction (plain classifier)", "default",
             ("w_recon=0", "w_kl=0")),

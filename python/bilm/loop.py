@@ -144,6 +144,34 @@ def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.Abstrac
     return Evaluation(total.item() / max(len(X), 1), torch.cat(logits).cpu())
 
 
+@torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, X: Tensor, amp: contextlib.AbstractContextManager) -> None:
+    """Replace every batch norm's running statistics by those of the (standardised) windows X.
+
+    In training the running mean and variance follow the augmented batches, and the layers
+    after a dropout see its masks; in eval mode the model meets clean windows and no dropout,
+    so the statistics it normalises with are off for exactly the inputs it is asked about.
+    This pass recomputes them as eval sees its inputs: everything in eval mode except the batch
+    norms, which average the batch statistics of X over batches of EVAL_BATCH (what
+    torch.optim.swa_utils.update_bn does, but with dropout off and no latent sampled, so it
+    draws no random numbers and a run's random streams are those of a run without it).
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    was_training = model.training
+    model.eval()
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches of this pass
+        norm.train()
+    for i in range(0, len(X), EVAL_BATCH):
+        with amp:
+            model(X[i:i + EVAL_BATCH])
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
+    model.train(was_training)
+
+
 @dataclass
 class Progress:
     """Where a run stands between steps: all a resumed run needs besides the tensors' states."""

@@ -41,7 +41,7 @@ from bilm.distributed import World
 from bilm.evaluate import report
 from bilm.inference import load_classifier
 from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, epoch_order, evaluate,
-                       steps_per_epoch, train_step)
+                       recalibrate_batch_norm, steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
 from bilm.model import BILMEnsemble
 from bilm.optim import EpochSchedule, TailAverage, build_optimizer
@@ -233,6 +233,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     with torch.no_grad():
         standardize = Standardize.fit(frame(X_train), enabled=cfg.standardize)
         X_val = standardize(frame(X_val))  # once: validation windows are never augmented
+        X_clean = standardize(frame(X_train)) if cfg.recalibrate_bn else None  # for the batch norms
     if world.is_main:
         print(f"data: {data.source}: {split.describe()}; {len(data.y_test)} test windows held back", flush=True)
 
@@ -340,10 +341,16 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         totals.seconds += time.perf_counter() - start
 
         distributed.sync_buffers(model, world)
+        kept_model = average.model(epoch + 1)  # what the run ends with if it stops here
+        if X_clean is not None:  # part of making the epoch's model, so timed with its training
+            start = time.perf_counter()
+            recalibrate_batch_norm(kept_model, X_clean, amp)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            totals.seconds += time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
                "train_accuracy": float(sums.correct / sums.count), "lr": schedule.lr,
                "train_seconds": totals.seconds}
-        kept_model = average.model(epoch + 1)  # what the run ends with if it stops here
         if len(y_val):
             row |= validate(Objective(kept_model, cfg), X_val, y_val, y_val_np, cfg.num_classes, amp)
         improved = progress.finish_epoch(row, cfg.early_stopping_patience)
