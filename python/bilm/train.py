@@ -231,9 +231,11 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
     y_val_np = data.y_train[split.val]  # for the metrics, on the host
     frame = GravityFrame.from_config(cfg).to(device)
     with torch.no_grad():
-        standardize = Standardize.fit(frame(X_train), enabled=cfg.standardize)
+        framed = frame(X_train)
+        standardize = Standardize.fit(framed, enabled=cfg.standardize)
         X_val = standardize(frame(X_val))  # once: validation windows are never augmented
-        X_clean = standardize(frame(X_train)) if cfg.recalibrate_bn else None  # for the batch norms
+        X_clean = standardize(framed) if cfg.recalibrate_bn else None  # for the batch norms
+        del framed  # with the gravity frame on, a copy of the training set the loop does not need
     if world.is_main:
         print(f"data: {data.source}: {split.describe()}; {len(data.y_test)} test windows held back", flush=True)
 
@@ -336,18 +338,14 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
                 save_last(step + 1, dataclasses.replace(sums, seconds=totals.seconds))
                 start = time.perf_counter()
         bar.close()
+        kept_model = average.model(epoch + 1)  # what the run ends with if it stops here
+        if X_clean is not None:  # part of making the epoch's model, so timed with its training
+            recalibrate_batch_norm(kept_model, X_clean, amp)
         sums = totals.reduced(world)
         check_finite(sums)  # reading the sums waits for the device: the time below is the real one
         totals.seconds += time.perf_counter() - start
 
         distributed.sync_buffers(model, world)
-        kept_model = average.model(epoch + 1)  # what the run ends with if it stops here
-        if X_clean is not None:  # part of making the epoch's model, so timed with its training
-            start = time.perf_counter()
-            recalibrate_batch_norm(kept_model, X_clean, amp)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            totals.seconds += time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
                "train_accuracy": float(sums.correct / sums.count), "lr": schedule.lr,
                "train_seconds": totals.seconds}
