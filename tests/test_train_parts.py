@@ -12,8 +12,9 @@ from bilm import checkpoint
 from bilm.augment import Augment, random_rotations, resample_each, roll_each, rotate_triples
 from bilm.config import BILMConfig
 from bilm.distributed import World
-from bilm.loop import EVAL_BATCH, epoch_order, recalibrate_batch_norm, steps_per_epoch
-from bilm.optim import EpochSchedule, TailAverage
+from bilm.loop import EVAL_BATCH, Objective, epoch_order, recalibrate_batch_norm, steps_per_epoch, train_step
+from bilm.model import BILMEnsemble
+from bilm.optim import EpochSchedule, TailAverage, climb_to_sharpest
 
 
 def augmenter(seed=0, **fields) -> Augment:
@@ -188,6 +189,64 @@ def test_recalibrated_batch_norm_holds_the_statistics_of_the_clean_windows():
     assert norm.momentum == 0.1 and network.training and norm.training
     assert torch.equal(torch.get_rng_state(), rng)  # no dropout mask drawn
     assert all(torch.equal(v, weights[k]) for k, v in network.named_parameters())
+
+
+def sharpness_case(rho):
+    """A two-network ensemble in eval mode (no random draws, so both passes see the same
+    function), its objective, plain SGD at lr 1 (a step subtracts the gradient) and a batch."""
+    cfg = BILMConfig(input_channels=6, seq_length=32, base_channels=4, hidden_dim=8, latent_dim=4, num_joints=3,
+                     latent_sequence="temporal", ensemble=2, grad_clip=0.0, sam_rho=rho)
+    torch.manual_seed(0)
+    model = BILMEnsemble.from_config(cfg).eval()
+    x, y = torch.randn(5, 6, 32), torch.arange(5) % cfg.num_classes
+    return cfg, model, Objective(model, cfg), torch.optim.SGD(model.parameters(), lr=1.0), x, y
+
+
+def test_a_sharpness_aware_step_takes_the_gradient_at_each_networks_sharpest_neighbour():
+    rho = 0.05
+    cfg, model, objective, optimizer, x, y = sharpness_case(rho)
+    start = [p.detach().clone() for p in model.parameters()]
+    objective(x, y)[0].backward()
+    for member in model.members:  # by hand: w + rho g / |g| per network, then the gradient there
+        params = list(member.parameters())
+        norm = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in params]))
+        with torch.no_grad():
+            for p in params:
+                p.add_(rho * p.grad / norm)
+    optimizer.zero_grad()
+    objective(x, y)[0].backward()
+    expected = [w - p.grad for w, p in zip(start, model.parameters())]
+    with torch.no_grad():
+        for p, w in zip(model.parameters(), start):
+            p.copy_(w)
+
+    loss, _ = train_step(objective, model, optimizer, x, y, cfg, contextlib.nullcontext())
+
+    for p, want in zip(model.parameters(), expected):
+        torch.testing.assert_close(p, want)
+    plain_cfg, plain_model, plain_objective, plain_optimizer, *_ = sharpness_case(0.0)
+    plain_loss, _ = train_step(plain_objective, plain_model, plain_optimizer, x, y, plain_cfg, contextlib.nullcontext())
+    assert loss == plain_loss  # reported at the weights the step started from
+    assert not all(torch.allclose(a, b) for a, b in zip(model.parameters(), plain_model.parameters()))
+
+
+def test_climbing_and_moving_back_restores_the_weights():
+    _, model, objective, _, x, y = sharpness_case(0.5)
+    starts = [[p.detach().clone() for p in member.parameters()] for member in model.members]
+    objective(x, y)[0].backward()
+    move_back = climb_to_sharpest(model.members, 0.5)
+    for member, start in zip(model.members, starts):  # each network moves by rho, whatever its gradient's size
+        moved = torch.cat([(p - w).flatten() for p, w in zip(member.parameters(), start)])
+        assert torch.linalg.vector_norm(moved).item() == pytest.approx(0.5, rel=1e-4)
+    move_back()
+    for member, start in zip(model.members, starts):
+        for p, w in zip(member.parameters(), start):
+            torch.testing.assert_close(p, w)
+
+
+def test_sam_rho_must_not_be_negative():
+    with pytest.raises(ValueError, match="sam_rho must be >= 0"):
+        BILMConfig(sam_rho=-0.1)
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():

@@ -16,10 +16,11 @@ from bilm.train import main
 EPOCHS = 3
 # Saves at steps 2 and 4 of every 5-step epoch too, so a kill can land inside an epoch.
 # The weights averaged over every epoch, so that the average is carried across both kills too;
-# two networks, so that each member's weights and dropout draws are.
+# two networks, so that each member's weights and dropout draws are; sharpness-aware steps,
+# whose second pass draws dropout masks of its own.
 EVERY = ["--checkpoint-every", "2", "--set", "augment_jitter=0.05", "--set", "augment_rotation_deg=20",
          "--set", "augment_shift=3", "--set", "augment_scale=0.1", "--set", f"average_epochs={EPOCHS}",
-         "--set", "ensemble=2"]
+         "--set", "ensemble=2", "--set", "sam_rho=0.05"]
 
 
 @pytest.fixture(scope="module")

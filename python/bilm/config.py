@@ -117,6 +117,10 @@ class BILMConfig:
     # Training does not read them, so it is unchanged, but for a last batch of a single window,
     # which bilm.model.StatsNorm normalises with the running statistics.
     recalibrate_bn: bool = False
+    # Sharpness-aware minimisation: each step uses the gradient at the weights moved by this
+    # distance up the loss's steepest slope (bilm.optim.climb_to_sharpest); twice the compute
+    # per step. 0: off, the plain gradient.
+    sam_rho: float = 0.0
 
     # --- data handling ---
     standardize: bool = False  # per-channel, fitted on the training part only
@@ -166,7 +170,7 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "train_subjects", "average_epochs",
+                     "augment_rotation_deg", "augment_shift", "train_subjects", "average_epochs", "sam_rho",
                      "accel_triple", "gyro_triple", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")

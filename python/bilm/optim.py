@@ -1,9 +1,10 @@
-"""The optimiser, the per-epoch learning-rate schedule and the weight average a config describes."""
+"""The optimiser, the per-epoch learning-rate schedule, the weight average and the sharpness-aware
+step a config describes."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -114,3 +115,32 @@ class TailAverage:
     def load_state_dict(self, state: dict[str, torch.Tensor] | None) -> None:
         if self.mean is not None:
             self.mean.load_state_dict(state)
+
+
+@torch.no_grad()
+def climb_to_sharpest(networks: Iterable[nn.Module], rho: float) -> Callable[[], None]:
+    """Move each network's weights by rho along its own normalised gradient, w + rho g / |g|,
+    the nearby point where the loss rises fastest; returns the function that moves them back.
+
+    Sharpness-aware minimisation (Foret et al. 2021) takes its step with the gradient found
+    there, which favours weights whose whole neighbourhood has a low loss: minima that move
+    less when the data change, here from the training subjects to new ones.
+    """
+    moved: list[tuple[torch.Tensor, torch.Tensor]] = []
+    for network in networks:
+        params = [p for p in network.parameters() if p.grad is not None]
+        if not params:
+            continue
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+        scale = rho / (norm + 1e-12)  # a tensor: no wait for the device
+        for p in params:
+            step = p.grad * scale
+            p.add_(step)
+            moved.append((p, step))
+
+    @torch.no_grad()
+    def move_back() -> None:
+        for p, step in moved:
+            p.sub_(step)
+
+    return move_back
