@@ -15,8 +15,9 @@ from bilm.losses import bilm_loss
 from bilm.model import BILMClassifier, BILMEnsemble, mean_log_probabilities
 from bilm.preprocess import Standardize
 
+# The networks alone: without the gravity frame, which the trainer computes in front of them.
 CFG = dataclasses.replace(get_preset("default"), input_channels=6, seq_length=32, base_channels=8,
-                          hidden_dim=16, latent_dim=8, num_joints=4)
+                          hidden_dim=16, latent_dim=8, num_joints=4, gravity_frame=False)
 
 
 def batch(size=5, seed=1):

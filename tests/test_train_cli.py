@@ -80,7 +80,7 @@ def test_checkpoints_load_with_weights_only(run):
     last = torch.load(run / "last.pt", weights_only=True)
     assert best["epoch"] == json.loads((run / "report.json").read_text())["best_epoch"]
     assert last["train"]["progress"]["epoch"] == EPOCHS
-    assert best["standardize"]["std"].shape == (1, 9, 1)
+    assert best["standardize"]["std"].shape == (1, 13, 1)  # 9 channels and the gravity frame's 4
     assert not list(run.glob(".*.tmp"))  # no temporary file left behind
 
 
@@ -190,16 +190,30 @@ def test_a_refit_refuses_what_reads_validation(setting, dataset, tmp_path, capsy
     assert "val_subjects=0 holds out no validation data" in err and setting.split("=")[0] in err
 
 
-def test_channels_not_in_triples_are_refused_by_the_rotations(dataset, tmp_path, capsys):
+def test_channels_not_in_triples_are_refused_by_the_gravity_frame_and_the_rotations(dataset, tmp_path, capsys):
     arrays = dict(np.load(dataset))
     for split in ("train", "test"):
         arrays[f"X_{split}"] = arrays[f"X_{split}"][:, :8]
     eight = tmp_path / "eight.npz"
     np.savez(eight, **arrays)
     assert main(["--data", str(eight), "--out", str(tmp_path / "r"), *TINY]) == 1
+    assert "gravity_frame needs channels in xyz triples; the data has 8" in capsys.readouterr().err
+    assert main(["--data", str(eight), "--out", str(tmp_path / "r"), *TINY, "--set", "gravity_frame=false"]) == 1
     assert "augment_rotation_deg needs channels in xyz triples; the data has 8" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
-    train_tiny(eight, tmp_path / "r", "--set", "augment_rotation_deg=0", epochs=1)
+    train_tiny(eight, tmp_path / "r", "--set", "gravity_frame=false", "--set", "augment_rotation_deg=0", epochs=1)
+
+
+def test_a_phone_export_names_its_triples_for_the_gravity_frame(dataset, tmp_path, capsys):
+    arrays = dict(np.load(dataset))
+    for split in ("train", "test"):
+        arrays[f"X_{split}"] = arrays[f"X_{split}"][:, 3:9][:, ::-1].copy()  # accelerometer with gravity first
+    phone = tmp_path / "phone.npz"
+    np.savez(phone, **arrays)
+    assert main(["--data", str(phone), "--out", str(tmp_path / "r"), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "accel_triple=2 names no triple of the data's 6 channels" in err and "accel_triple=0, gyro_triple=1" in err
+    train_tiny(phone, tmp_path / "r", "--set", "accel_triple=0", "--set", "gyro_triple=1", epochs=1)
 
 
 def test_without_data_it_says_how_to_get_some(tmp_path, monkeypatch, capsys):

@@ -49,6 +49,8 @@ VARIANTS = (
             ("window_stats=rich",)),
     Variant("no-bn-recal", "default without recalibrating the batch norms on clean windows", "default",
             ("recalibrate_bn=false",)),
+    Variant("no-gravity-frame", "default without the gravity frame's four channels", "default",
+            ("gravity_frame=false",)),
     Variant("no-biomech", "default without the biomechanical loss", "default", ("w_biomech=0",)),
     Variant("no-vae", "default without KL and reconstruction (plain classifier)", "default",
             ("w_recon=0", "w_kl=0")),

@@ -68,7 +68,9 @@ class GravityFrame(nn.Module):
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
             if not 0 <= index < triples:
                 raise ValueError(f"config field {name}={index} names no triple of the data's {input_channels} "
-                                 f"channels (triples 0..{triples - 1})")
+                                 f"channels (triples 0..{triples - 1}): set accel_triple to the accelerometer "
+                                 "triple that includes gravity and gyro_triple to the gyroscope's (a phone's "
+                                 "ax,ay,az,gx,gy,gz: accel_triple=0, gyro_triple=1), or gravity_frame=false")
         if accel_triple == gyro_triple:
             raise ValueError(f"config fields accel_triple and gyro_triple name the same triple ({accel_triple})")
         self.accel = slice(AXES * accel_triple, AXES * (accel_triple + 1))
