@@ -129,9 +129,7 @@ def climb_to_sharpest(networks: Iterable[nn.Module], rho: float) -> Callable[[],
     moved: list[tuple[torch.Tensor, torch.Tensor]] = []
     for network in networks:
         params = [p for p in network.parameters() if p.grad is not None]
-        if not params:
-            continue
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])  # what clip_grad_norm_ measures
         scale = rho / (norm + 1e-12)  # a tensor: no wait for the device
         for p in params:
             step = p.grad * scale
