@@ -6,8 +6,9 @@ from bilm.bench import loader
 from bilm.synth import write_uci_tree
 
 
-def test_loader_benchmark_prints_every_method(tmp_path, capsys):
+def test_loader_benchmark_prints_every_method(tmp_path, capsys, isolated_data_dir):
     root = write_uci_tree(tmp_path / "UCI HAR Dataset", 40, 20, seed=1)
+    files = sorted(root.rglob("*"))
     assert loader.main(["--root", str(root), "--repeats", "1", "--no-memory"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
@@ -15,5 +16,7 @@ def test_loader_benchmark_prints_every_method(tmp_path, capsys):
     assert names[:3] == ["np.loadtxt", 'pandas.read_csv(sep=r"\\s+")', "bilm_fast, 1 thread"]
     assert names[-1] == "bilm.data.load_uci_har, cached"
     assert "outputs checked identical" in out
-    # The warm-up load wrote the cache into the (writable) dataset folder.
-    assert any((root / ".bilm-cache").iterdir())
+    # The warm-up load cached into the benchmark's scratch data folder: neither the dataset
+    # folder nor the caller's cache directory gained a file.
+    assert sorted(root.rglob("*")) == files
+    assert not (isolated_data_dir / "cache").exists()

@@ -1,4 +1,4 @@
-"""python -m bilm.data synth|windows|info (download is tested with its server in test_data_download)."""
+"""python -m bilm.data synth|windows|info|cache (download is tested with its server in test_data_download)."""
 
 from __future__ import annotations
 
@@ -74,16 +74,58 @@ def test_windows_errors_exit_1_with_the_reason(tmp_path, capsys):
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_info_describes_a_folder_and_its_cache(tmp_path, capsys):
+def test_info_describes_a_folder_and_its_cache(tmp_path, capsys, isolated_data_dir):
     out = tmp_path / "synth"
     main(["synth", "--out", str(out), "--train", "6", "--test", "3"])
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "train: 6 windows of 9 channels x 128 steps" in printed
-    assert re.search(r"cache \(test\): .*\.bilm-cache/test-\w+", printed)
+    cache = re.escape(str(isolated_data_dir / "cache"))
+    assert re.search(rf"^cache: {cache}/synth-[0-9a-f]{{16}}$", printed, re.M)
+    assert re.search(rf"^cache \(test\): {cache}/synth-[0-9a-f]{{16}}/uci-har-test-[0-9a-f]{{20}}$", printed, re.M)
+    assert "left over" not in printed and not (out / ".bilm-cache").exists()
     assert main(["info", str(out), "--no-cache"]) == 0
     assert "cache: off" in capsys.readouterr().out
+
+
+def test_info_names_a_leftover_cache_in_the_dataset_folder(tmp_path, capsys):
+    out = tmp_path / "synth"
+    main(["synth", "--out", str(out), "--train", "6", "--test", "3"])
+    legacy = out / ".bilm-cache" / "train-0123456789abcdef0123"
+    legacy.mkdir(parents=True)
+    np.save(legacy / "X.npy", np.zeros((6, 9, 128), np.float32))
+    capsys.readouterr()
+    for argv in (["info", str(out)], ["info", str(out), "--no-cache"]):
+        assert main(argv) == 0
+        printed = capsys.readouterr().out
+        assert (f"left over: {out / '.bilm-cache'} was written by an earlier version of bilm and is no "
+                "longer used; it can be deleted") in printed
+    assert [p.name for p in legacy.iterdir()] == ["X.npy"]  # named, never read nor removed
+
+
+def test_cache_lists_and_clears_only_bilms_cache(tmp_path, capsys, isolated_data_dir):
+    assert main(["cache"]) == 0
+    assert capsys.readouterr().out == f"cache: {isolated_data_dir / 'cache'}\n0 entries, 0 bytes in all\n"
+    # The downloaded copy's place, beside the cache in the data folder.
+    out = isolated_data_dir / "UCI HAR Dataset"
+    main(["synth", "--out", str(out), "--train", "6", "--test", "3"])
+    files = sorted(p.relative_to(out) for p in out.rglob("*"))
+    assert main(["info"]) == 0
+    capsys.readouterr()
+    assert main(["cache"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^  UCI HAR Dataset-[0-9a-f]{16}/uci-har-train-[0-9a-f]{20}  \d+\.\d kB  from .*UCI HAR Dataset$",
+                     printed, re.M)
+    assert re.search(r"^2 entries, \d+\.\d kB in all; clear them with `python -m bilm.data cache --clear`$",
+                     printed, re.M)
+    assert main(["cache", "--clear"]) == 0
+    assert re.fullmatch(rf"removed 2 entries \(\d+\.\d kB\) from {re.escape(str(isolated_data_dir / 'cache'))}\n",
+                        capsys.readouterr().out)
+    assert list((isolated_data_dir / "cache").iterdir()) == []
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == files
+    assert main(["info"]) == 0
+    assert re.search(r"^cache \(train\): .*/uci-har-train-[0-9a-f]{20}$", capsys.readouterr().out, re.M)
 
 
 def test_info_on_an_npz_and_without_a_dataset(tmp_path, capsys):
@@ -98,4 +140,4 @@ def test_info_on_an_npz_and_without_a_dataset(tmp_path, capsys):
 
 def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "bilm.data", "--help"], capture_output=True, text=True, check=True)
-    assert all(command in result.stdout for command in ("download", "synth", "windows", "info"))
+    assert all(command in result.stdout for command in ("download", "synth", "windows", "info", "cache"))

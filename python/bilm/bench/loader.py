@@ -8,7 +8,7 @@ peak resident memory during one load of both splits minus the resident memory ju
 it, with the same modules imported for every method. The files are read once beforehand, so all methods find them in the page cache.
 
 The cached row is `bilm.data.load_uci_har` after one warm-up load has written its cache
-(into the dataset folder, or into a scratch `$BILM_DATA_DIR` when the folder is read-only). Its
+(into a scratch `$BILM_DATA_DIR`, so the user's cache is untouched). Its
 arrays are memory-mapped, so its peak memory counts only the pages the load itself touches.
 
 To add a row, add a `Method` to `methods()`.
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = args.root or real_uci_har()  # before BILM_DATA_DIR moves: it may be the downloaded copy
     with tempfile.TemporaryDirectory(prefix="bilm-bench-") as scratch:
-        # A read-only dataset's cache goes here, not into the user's cache directory.
+        # The cache goes here, not into the user's cache directory.
         os.environ["BILM_DATA_DIR"] = scratch
         source = f"`{root}`"
         if root is None:

@@ -4,7 +4,7 @@
     data = load_dataset()             # the downloaded UCI HAR copy (fetched on first use)
     data = load_dataset("my.npz")     # your recordings, cut by `python -m bilm.data windows`
 
-Command line: `python -m bilm.data download|synth|windows|info --help`.
+Command line: `python -m bilm.data download|synth|windows|info|cache --help`.
 """
 
 from bilm.data.cache import load_uci_har

@@ -1,4 +1,5 @@
-"""python -m bilm.data download|synth|windows|info: get, generate, build and inspect datasets."""
+"""python -m bilm.data download|synth|windows|info|cache: get, generate, build and inspect datasets,
+and see or clear bilm's cache of parsed datasets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bilm.data.cache import cache_disabled, find_entry
+from bilm.data.cache import (
+    cache_dir,
+    cache_disabled,
+    cache_entries,
+    clear_cache,
+    folder_cache_dir,
+    legacy_cache_folder,
+    uci_har_entry,
+)
 from bilm.data.dataset import load_dataset
 from bilm.data.download import DEFAULT_URL, URL_ENV, DownloadError, fetch_uci_har
 from bilm.data.har import HARData
@@ -55,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("path", nargs="?", help="a UCI HAR folder or a dataset .npz")
     info.add_argument("--no-cache", action="store_true", help="parse without the binary cache")
     info.set_defaults(run=_info)
+
+    cache = commands.add_parser("cache", help="where bilm's cache of parsed datasets is, its entries and size")
+    cache.add_argument("--clear", action="store_true",
+                       help="remove every entry (only bilm's cache directory is touched, never a dataset folder)")
+    cache.set_defaults(run=_cache)
     return parser
 
 
@@ -129,12 +143,48 @@ def _info(args: argparse.Namespace) -> None:
     _describe(data)
     if Path(data.source).is_file():  # a .npz: no cache
         return
+    root = find_uci_root(data.source)
     if args.no_cache or cache_disabled():
         print("cache: off")
+    else:
+        print(f"cache: {folder_cache_dir(root)}")
+        for split in ("train", "test"):
+            print(f"cache ({split}): {uci_har_entry(root, split) or 'none'}")
+    legacy = legacy_cache_folder(root)
+    if legacy is not None:
+        print(f"left over: {legacy.resolve()} was written by an earlier version of bilm and is no longer used; "
+              "it can be deleted")
+
+
+def _cache(args: argparse.Namespace) -> None:
+    folder = cache_dir()
+    if args.clear:
+        try:
+            removed = clear_cache()
+        except OSError as e:
+            raise ValueError(f"could not clear the cache in {folder}: {e}") from e
+        print(f"removed {_count(removed)} ({_human(sum(entry.size for entry in removed))}) from {folder}")
         return
-    root = find_uci_root(data.source)
-    for split in ("train", "test"):
-        print(f"cache ({split}): {find_entry(root, split)}")
+    entries = cache_entries()
+    print(f"cache: {folder}")
+    for entry in entries:
+        print(f"  {entry.path.parent.name}/{entry.path.name}  {_human(entry.size)}  from {entry.source or '?'}")
+    print(f"{_count(entries)}, {_human(sum(entry.size for entry in entries))} in all"
+          + ("; clear them with `python -m bilm.data cache --clear`" if entries else ""))
+
+
+def _count(entries: list) -> str:
+    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+
+
+def _human(size: float) -> str:
+    if size < 1000:
+        return f"{size:.0f} bytes"
+    for unit in ("kB", "MB", "GB"):
+        size /= 1000
+        if size < 1000:
+            break
+    return f"{size:.1f} {unit}"
 
 
 def _describe(data: HARData) -> None:
