@@ -6,9 +6,6 @@
   about a uniformly random axis.
 * scale: each channel of each window times 1 + N(0, augment_scale^2) (sensor gain).
 * shift: a circular time shift of up to augment_shift samples (where the window starts).
-* speed: the window played faster or slower by a factor within 1 +- augment_speed (one
-  person walks with a quicker step than another), resampled by linear interpolation about
-  its middle, wrapping round its ends as the shift does.
 * jitter: additive Gaussian noise of std augment_jitter in standardised units (sensor noise).
 
 Every draw comes from the augmenter's own generator, seeded from the run's seed and saved in
@@ -34,11 +31,10 @@ class Augment:
         self.rotation = math.radians(cfg.augment_rotation_deg)
         self.scale = cfg.augment_scale
         self.shift = cfg.augment_shift
-        self.speed = cfg.augment_speed
         self.jitter = cfg.augment_jitter
         self.jitter_std = cfg.augment_jitter * channel_std
         # Plain Python numbers, so deciding what to apply never waits for the GPU.
-        self.enabled = bool(self.rotation or self.scale or self.shift or self.speed or self.jitter)
+        self.enabled = bool(self.rotation or self.scale or self.shift or self.jitter)
         if self.rotation:
             require_triples(channel_std.shape[1], "augment_rotation_deg", "augment_rotation_deg=0")
         self.generator = torch.Generator(device=channel_std.device)
@@ -53,9 +49,6 @@ class Augment:
         if self.shift:
             x = roll_each(x, torch.randint(-self.shift, self.shift + 1, (x.shape[0],),
                                            generator=self.generator, device=x.device))
-        if self.speed:
-            factor = 1 + self.speed * (2 * torch.rand(x.shape[0], generator=self.generator, device=x.device) - 1)
-            x = resample_each(x, factor)
         if self.jitter:
             x = x + self.jitter_std * self._randn(*x.shape, like=x)
         return x
@@ -103,18 +96,6 @@ def roll_each(x: Tensor, shifts: Tensor) -> Tensor:
     """Circularly shift window b by shifts[b] steps along time (torch.roll with one shift per row)."""
     T = x.shape[-1]
     return _at_steps(x, (torch.arange(T, device=x.device) - shifts.view(-1, 1)) % T)
-
-
-def resample_each(x: Tensor, speed: Tensor) -> Tensor:
-    """Window b played speed[b] times as fast: x_b(c + (t - c) speed_b), c the middle, by linear
-    interpolation, positions wrapped round the window's ends (B, C, T) -> (B, C, T)."""
-    T = x.shape[-1]
-    middle = (T - 1) / 2
-    position = middle + (torch.arange(T, device=x.device, dtype=x.dtype) - middle) * speed.view(-1, 1).to(x.dtype)
-    left = position.floor()
-    frac = (position - left).unsqueeze(1)  # (B, 1, T)
-    left = left.long() % T
-    return _at_steps(x, left) * (1 - frac) + _at_steps(x, (left + 1) % T) * frac
 
 
 def _at_steps(x: Tensor, steps: Tensor) -> Tensor:

@@ -5,9 +5,8 @@ latent 64, hidden 128, joint angles in [-pi, pi], velocity limit 10, acceleratio
 32 virtual joints, loss weights 1 / 0.1 / 0.01 / 0.05, and a noise latent sequence of
 10 steps with scale 0.1. Every improvement is a field that is off in `seed`.
 
-Presets are named configs: `seed` is the notebook exactly, `default` is the best model
-found under the accuracy study. Any field can be overridden from a TOML file or a
-`name=value` string (see `apply_overrides`).
+Presets are named configs (PRESETS). Any field can be overridden from a TOML file or a
+`name=value` string (see `apply_overrides`). docs/options.md describes every field.
 """
 
 from __future__ import annotations
@@ -31,48 +30,35 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "cosine", "plateau")
 SELECT_EPOCHS = ("best", "last")
 GRAVITY_FRAME_CHANNELS = 4  # see bilm.preprocess.GravityFrame
+# Fields of earlier versions and the value that turned each off.
+REMOVED_FIELDS = {"sam_rho": 0.0, "average_epochs": 0, "augment_speed": 0.0}
 
 
 @dataclass(frozen=True)
 class BILMConfig:
-    # --- data shape (the notebook's constants) ---
+    """One run's settings. Defaults are the notebook's; docs/options.md describes every field."""
+
+    # --- data shape: taken from the data by the trainer ---
     input_channels: int = 9
     seq_length: int = 128
     num_classes: int = 6
 
-    # --- model ---
+    # --- the network (bilm.model) ---
     hidden_dim: int = 128
     latent_dim: int = 64
     num_joints: int = 32
     dropout: float = 0.3
-    # Encoder width: conv channels (c, 2c, 4c), mirrored by the decoder (notebook: 32, 64, 128).
-    base_channels: int = 32
-    kernel_size: int = 5  # of the encoder convolutions; odd, so "same" padding keeps the length
-    # What the classifier reads: "z" (the notebook: the sampled latent) or "mu" (its mean, so
-    # training classifies the same input as the deterministic eval-mode prediction).
-    classifier_input: str = "z"
-    # Per-channel statistics of the (standardised) input window appended to the classifier's
-    # input: "none" (notebook), "mean" (C values: for total_acc, the gravity direction, which
-    # tells SITTING from STANDING), "mean_std" (2C values), "rich" (10C values, batch-normed:
-    # mean, std, mean |x|, min, max and five quantiles; see bilm.model.rich_window_stats),
-    # "spectral" (16C: the rich ones and the log power in six octave bands, bilm.model.LogBandPower).
-    window_stats: str = "none"
-    # Append the time average of the encoder's last feature map (4 * base_channels values) to
-    # the classifier's input: what each learned pattern does over the whole window, beside
-    # the latent that reads the flattened, position-bound map.
-    pooled_features: bool = False
-    # "noise": the notebook's fake sequence (z plus Gaussian noise, noise_steps steps);
-    # "temporal": one latent per time step of the encoder's last feature map.
-    latent_sequence: str = "noise"
+    base_channels: int = 32  # encoder widths c, 2c, 4c
+    kernel_size: int = 5  # odd, so "same" padding keeps the length
+    classifier_input: str = "z"  # "z" (notebook) or "mu"
+    window_stats: str = "none"  # statistics beside the latent at the classifier: see WINDOW_STATS
+    pooled_features: bool = False  # the time-averaged encoder features beside the latent
+    latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook) or "temporal"
     noise_steps: int = 10
     noise_scale: float = 0.1
-    # Train this many networks side by side from different initial weights, on the same
-    # batches, and predict the mean of their probabilities (bilm.model.BILMEnsemble). The
-    # logged losses are the sum of the members'. 1: the notebook's single network.
-    ensemble: int = 1
+    ensemble: int = 1  # networks trained side by side, their probabilities averaged
 
-    # --- biomechanical constraint ---
-    # A scalar applies to every joint; a tuple of num_joints values sets one range per joint.
+    # --- biomechanical constraint: a scalar, or one value per joint for the angle limits ---
     angle_min: float | tuple[float, ...] = -math.pi
     angle_max: float | tuple[float, ...] = math.pi
     velocity_limit: float = 10.0
@@ -98,52 +84,26 @@ class BILMConfig:
     grad_clip: float = 1.0
     scheduler: str = "none"
     warmup_epochs: int = 0
-    label_smoothing: float = 0.0
-    early_stopping_patience: int = 0  # 0 = train every epoch
-    # The epoch whose weights the run keeps in best.pt and reports: "best" (highest validation
-    # macro-F1) or "last" (the end of the schedule, or where early stopping stopped it).
-    # Picking the best of many epochs on a few validation subjects also picks their noise.
-    select_epoch: str = "best"
     min_lr: float = 0.0  # the cosine schedule's final learning rate
-    plateau_patience: int = 2  # epochs without a lower validation loss before the lr drops
-    plateau_factor: float = 0.5  # what the plateau schedule multiplies the lr by
-    # Keep the mean of the weights (and batch-norm statistics) over every step of the last
-    # average_epochs epochs instead of the weights of the last step; 0: off (bilm.optim.TailAverage).
-    average_epochs: int = 0
-    # At the end of every epoch, recompute the batch norms' running statistics from the clean
-    # training windows (no augmentation, no dropout), so that the weights an epoch ends with
-    # are validated, saved and used with statistics of the windows they will be asked about,
-    # not running means over turned, rescaled, dropped-out batches (bilm.loop.recalibrate_batch_norm).
-    # Training does not read them, so it is unchanged, but for a last batch of a single window,
-    # which bilm.model.StatsNorm normalises with the running statistics.
-    recalibrate_bn: bool = False
-    # Sharpness-aware minimisation: each step uses the gradient at the weights moved by this
-    # distance up the loss's steepest slope (bilm.optim.climb_to_sharpest); twice the compute
-    # per step. 0: off, the plain gradient.
-    sam_rho: float = 0.0
+    plateau_patience: int = 2
+    plateau_factor: float = 0.5
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = 0  # 0: train every epoch
+    select_epoch: str = "best"  # the weights best.pt keeps: "best" on validation, or "last"
+    recalibrate_bn: bool = False  # batch-norm statistics recomputed on clean windows after each epoch
 
     # --- data handling ---
-    standardize: bool = False  # per-channel, fitted on the training part only
-    # Training subjects held out for validation (chosen by `seed`). 0: none, the model trains on
-    # every training window (a refit once the study has fixed the settings); it then needs
-    # select_epoch="last", no early stopping and no plateau schedule, which read validation.
-    val_subjects: int = 4
-    # Train on only this many of the subjects not held out (chosen by `seed`; 0: all of them):
-    # what accuracy gains from more subjects (python -m bilm.learning_curve).
-    train_subjects: int = 0
-    val_fraction: float = 0.2  # stratified split when the data has no subjects (unless val_subjects=0)
-    augment_jitter: float = 0.0  # std of additive Gaussian noise, in standardised units
-    augment_scale: float = 0.0  # std of a per-window, per-channel multiplicative factor
-    augment_rotation_deg: float = 0.0  # max angle of a random 3-D rotation per sensor triple
-    augment_shift: int = 0  # max circular time shift, in samples
-    augment_speed: float = 0.0  # max relative change of playback speed (0.1: 0.9x to 1.1x)
-    # Append four channels of the motion along and across gravity (bilm.preprocess.GravityFrame),
-    # computed from the accelerometer triple that includes gravity and the gyroscope triple
-    # (0-based triples of channels 3k..3k+2; UCI HAR: total_acc is 2, body_gyro 1; a phone's
-    # ax,ay,az,gx,gy,gz: 0 and 1).
-    gravity_frame: bool = False
-    accel_triple: int = 2
-    gyro_triple: int = 1
+    standardize: bool = False  # per channel, fitted on the training part only
+    val_subjects: int = 4  # training subjects held out for validation; 0: none (a refit)
+    train_subjects: int = 0  # train on only this many of the rest (learning curves); 0: all
+    val_fraction: float = 0.2  # the stratified split of data without subjects
+    augment_jitter: float = 0.0
+    augment_scale: float = 0.0
+    augment_rotation_deg: float = 0.0
+    augment_shift: int = 0
+    gravity_frame: bool = False  # four channels of the motion along and across gravity
+    accel_triple: int = 2  # the xyz triple of the accelerometer with gravity (UCI HAR: total_acc)
+    gyro_triple: int = 1  # the xyz triple of the gyroscope (UCI HAR: body_gyro)
 
     seed: int = 0
 
@@ -170,16 +130,12 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "train_subjects", "average_epochs", "sam_rho",
+                     "augment_rotation_deg", "augment_shift", "train_subjects",
                      "accel_triple", "gyro_triple", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")
-        if self.average_epochs > self.epochs:
-            raise ValueError(f"config field average_epochs={self.average_epochs} is more than epochs={self.epochs}")
         if not 0 < self.plateau_factor < 1:
             raise ValueError(f"config field plateau_factor must be in (0, 1), got {self.plateau_factor}")
-        if not 0 <= self.augment_speed < 1:
-            raise ValueError(f"config field augment_speed must be in [0, 1), got {self.augment_speed}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"config field label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.val_subjects < 0:
@@ -206,7 +162,16 @@ class BILMConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> BILMConfig:
-        """Build a config from plain values (JSON or TOML), rejecting unknown fields."""
+        """Build a config from plain values (JSON or TOML), rejecting unknown fields.
+
+        Fields that earlier versions had are accepted at the value that turned them off, so
+        their runs still load; a run that used one is refused with a message that says so.
+        """
+        values = dict(values)
+        for name, off in REMOVED_FIELDS.items():
+            if name in values and values.pop(name) != off:
+                raise ValueError(f"config field {name} was removed from bilm (it did not help: see "
+                                 f"docs/accuracy.md); this config sets it, so bilm cannot rebuild its run")
         return dataclasses.replace(cls(), **_coerce_all(values))
 
 
@@ -305,33 +270,14 @@ def load_toml(path: str | Path, base: BILMConfig) -> BILMConfig:
         raise ValueError(f"{path}: {e}") from None
 
 
+# The named configs; docs/options.md says why each setting of `default` was chosen.
 PRESETS: dict[str, BILMConfig] = {
-    # The notebook, exactly: no standardisation, no augmentation, the noise sequence.
+    # The notebook's network, loss and optimiser, with 4 training subjects held out for
+    # validation and the best validation epoch kept.
     "seed": BILMConfig(),
-    # The best model of the accuracy study (issue 6), chosen on validation subjects only:
-    # the temporal latent sequence, standardised input, the classifier on mu plus each
-    # window's rich per-channel statistics (gravity direction, intensity, value distribution)
-    # and log power in octave bands (the faint sway and tremor that tell SITTING from
-    # STANDING), and the time-averaged encoder features; kernel 7; AdamW (weight decay 0.05:
-    # with kernel 7, +0.3 points on validation over 6 seeds, near the noise) with warmup and a
-    # cosine decay (10 epochs were as good on validation as 30 and 3x cheaper; 15 now, below), label
-    # smoothing (0 was 1.1 points worse); jitter, time-shift, rotation and gain augmentation:
-    # the phone turned by up to 30 degrees, as another person would wear it, and each channel
-    # scaled by 1 + N(0, 0.1^2) (with rotations up to 15 degrees and no scaling, the previous
-    # default: 0.5 points lower in mean validation accuracy over 12 seeds, lower on 10 of them;
-    # bilm.learning_curve --sizes 17). It keeps the last epoch: choosing the epoch on two
-    # validation subjects and scoring it on the other two did 1.1 points worse than the last
-    # epoch, on all of 6 seeds. With nothing left to choose, it trains on all training subjects
-    # (val_subjects=0): on the same validation subjects, 9, 13 and 17 training subjects gave
-    # 94.0, 96.1 and 96.4% over 6 seeds (python -m bilm.learning_curve). Its batch norms are
-    # recalibrated on the clean training windows after every epoch: the running statistics of
-    # turned and rescaled batches misplace the window statistics' batch norm for clean windows
-    # (+0.55 and +0.14 points of validation accuracy on two sets of 12 seeds, up to +3.9 on one;
-    # docs/accuracy/candidates.md). With them recalibrated, wider rotations pay: up to 30 degrees
-    # instead of 20, +0.18 and +0.46 on the same two sets (25: +0.09 and +0.26; 40: +0.05). With
-    # the phone turned that far, its own axes say less, and the gravity frame's four channels,
-    # which do not turn with it, pay too: +0.27 and +0.56 (before the recalibration: -0.11); and
-    # with them, 15 epochs instead of 10: +0.21 and +0.08 (sharpness-aware steps, rho 0.05: -0.08).
+    # The notebook's own protocol: every training window, 30 epochs, the last one reported.
+    "notebook": BILMConfig(val_subjects=0, select_epoch="last"),
+    # The best model found, every setting chosen on validation subjects.
     "default": BILMConfig(
         latent_sequence="temporal", standardize=True, classifier_input="mu",
         window_stats="spectral", pooled_features=True, kernel_size=7, optimizer="adamw", weight_decay=0.05,

@@ -21,7 +21,6 @@ from bilm.config import BILMConfig
 from bilm.distributed import World, all_reduce
 from bilm.losses import bilm_loss
 from bilm.model import BILMEnsemble, mean_log_probabilities
-from bilm.optim import climb_to_sharpest
 
 EVAL_BATCH = 512  # no gradients are kept, so evaluation can take larger batches
 
@@ -70,18 +69,11 @@ def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManag
 def train_step(objective: nn.Module, model: BILMEnsemble, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
                cfg: BILMConfig, amp: contextlib.AbstractContextManager) -> tuple[Tensor, Tensor]:
     """One optimisation step of `objective` (the Objective of `model`, maybe wrapped by DDP or
-    torch.compile); returns the (detached) loss and logits without syncing. With cfg.sam_rho > 0
-    it is a sharpness-aware step: two forward and backward passes (see climb_to_sharpest)."""
+    torch.compile); returns the (detached) loss and logits without syncing."""
     optimizer.zero_grad(set_to_none=True)
     with amp:
         loss, logits = objective(x, y)
     loss.backward()
-    if cfg.sam_rho > 0:  # the step takes the gradient at the sharpest nearby weights instead
-        move_back = climb_to_sharpest(model.members, cfg.sam_rho)
-        optimizer.zero_grad(set_to_none=True)
-        with amp:
-            objective(x, y)[0].backward()
-        move_back()
     if cfg.grad_clip > 0:
         model.clip_grad_norm_(cfg.grad_clip)
     optimizer.step()

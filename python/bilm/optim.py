@@ -1,14 +1,12 @@
-"""The optimiser, the per-epoch learning-rate schedule, the weight average and the sharpness-aware
-step a config describes."""
+"""The optimiser and the per-epoch learning-rate schedule a config describes."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 
 from bilm.config import BILMConfig
 
@@ -76,69 +74,3 @@ class EpochSchedule:
         self.best_val_loss = float(state["best_val_loss"])
         self.bad_epochs = int(state["bad_epochs"])
         self._apply()
-
-
-class TailAverage:
-    """The running mean of the weights over the last cfg.average_epochs epochs, taken after
-    every step of them (Polyak averaging of the tail of the trajectory, as in SWA).
-
-    The last step's weights carry that step's noise; the mean of the many nearby points the
-    last epochs pass through does not (for the default preset it did not raise validation
-    accuracy: docs/accuracy/candidates.md). The batch-norm statistics are averaged with the
-    weights (use_buffers), so the mean is a model of its own that needs no pass over the
-    data. Before the averaged epochs begin, `model` is the network being trained.
-    """
-
-    def __init__(self, network: nn.Module, cfg: BILMConfig):
-        self.network = network
-        self.first_epoch = cfg.epochs - cfg.average_epochs  # 0-based: the first epoch averaged
-        # n_averaged stays on the host (AveragedModel puts it where `device` says, default CPU),
-        # so deciding whether to copy or to average never waits for the GPU.
-        self.mean = AveragedModel(network, use_buffers=True) if cfg.average_epochs else None
-
-    def averages(self, epoch: int) -> bool:
-        return self.mean is not None and epoch >= self.first_epoch
-
-    def update(self, epoch: int) -> None:
-        """After a step of `epoch` (0-based): fold the new weights in if the epoch is averaged."""
-        if self.averages(epoch):
-            self.mean.update_parameters(self.network)
-
-    def model(self, epochs_done: int) -> nn.Module:
-        """The model a run that stopped after `epochs_done` epochs keeps: the mean, once
-        it holds a step, else the network itself."""
-        return self.mean.module if self.averages(epochs_done - 1) else self.network
-
-    def state_dict(self) -> dict[str, torch.Tensor] | None:
-        return None if self.mean is None else self.mean.state_dict()
-
-    def load_state_dict(self, state: dict[str, torch.Tensor] | None) -> None:
-        if self.mean is not None:
-            self.mean.load_state_dict(state)
-
-
-@torch.no_grad()
-def climb_to_sharpest(networks: Iterable[nn.Module], rho: float) -> Callable[[], None]:
-    """Move each network's weights by rho along its own normalised gradient, w + rho g / |g|,
-    the nearby point where the loss rises fastest; returns the function that moves them back.
-
-    Sharpness-aware minimisation (Foret et al. 2021) takes its step with the gradient found
-    there, which favours weights whose whole neighbourhood has a low loss: minima that move
-    less when the data change, here from the training subjects to new ones.
-    """
-    moved: list[tuple[torch.Tensor, torch.Tensor]] = []
-    for network in networks:
-        params = [p for p in network.parameters() if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm([p.grad for p in params])  # what clip_grad_norm_ measures
-        scale = rho / (norm + 1e-12)  # a tensor: no wait for the device
-        for p in params:
-            step = p.grad * scale
-            p.add_(step)
-            moved.append((p, step))
-
-    @torch.no_grad()
-    def move_back() -> None:
-        for p, step in moved:
-            p.sub_(step)
-
-    return move_back

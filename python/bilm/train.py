@@ -44,7 +44,7 @@ from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, 
                        recalibrate_batch_norm, steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
 from bilm.model import BILMEnsemble
-from bilm.optim import EpochSchedule, TailAverage, build_optimizer
+from bilm.optim import EpochSchedule, build_optimizer
 from bilm.preprocess import GravityFrame, Standardize
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
@@ -72,11 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="without --data, fail instead of downloading UCI HAR")
     config = parser.add_argument_group("configuration (see bilm/config.py for every field)")
     config.add_argument("--preset", choices=tuple(PRESETS),
-                        help="seed = the notebook exactly; default = the best model (the default)")
+                        help="default = the best model (the default); seed = the notebook's network and loss; "
+                             "notebook = that and the notebook's protocol")
     config.add_argument("--config", metavar="FILE", help="a TOML file of field = value, or a run's config.json")
     config.add_argument("--set", dest="overrides", action="append", metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set latent_dim=32 (repeatable)")
-    config.add_argument("--epochs", type=int, help="epochs to train (seed preset: 30, default: 10)")
+    config.add_argument("--epochs", type=int, help="epochs to train (seed preset: 30, default: 15)")
     config.add_argument("--batch-size", type=int, help="windows per step, over all processes (presets: 64)")
     config.add_argument("--lr", type=float, help="peak learning rate (presets: 1e-3)")
     config.add_argument("--seed", type=int, help="seeds the weights, the validation subjects and the data order")
@@ -250,7 +251,6 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         step_module = torch.compile(step_module)
     optimizer = build_optimizer(model.parameters(), cfg, device)
     schedule = EpochSchedule(optimizer, cfg)
-    average = TailAverage(model, cfg)
     # Augmentation works on the data's own channels, before the gravity frame adds its own.
     augment = Augment(cfg, standardize.std[:, :cfg.input_channels], seed=derive_seed(cfg.seed, world.rank, 1))
     progress = Progress()
@@ -264,7 +264,6 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         resumed = state["train"]
         optimizer.load_state_dict(resumed["optimizer"])
         schedule.load_state_dict(resumed["schedule"])
-        average.load_state_dict(resumed.get("average"))  # none in a checkpoint of an older version
         ranks = resumed["ranks"]  # each process's random streams, in rank order
         if len(ranks) != world.size:
             raise cli.UsageError(f"{run.last} was written by {len(ranks)} process(es); resume it with as "
@@ -306,8 +305,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
         ranks = distributed.gather_to_main({"rng": checkpoint.capture_rng(), "augment": augment.state_dict()}, world)
         if world.is_main:
             checkpoint.save({**weights(model), "epoch": progress.epoch, "train": {
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "average": average.state_dict(), "ranks": ranks,
+                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "ranks": ranks,
                 "progress": progress.state_dict(), "totals": sums.state_dict(),
             }}, run.last)
 
@@ -330,7 +328,6 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
             x = standardize(frame(augment(x) if augment.enabled else x))
             loss, logits = train_step(step_module, model, optimizer, x, y, cfg, amp)
             totals.add(step, loss, logits, y)
-            average.update(epoch)
             if options["checkpoint_every"] and (step + 1) % options["checkpoint_every"] == 0 and step + 1 < steps:
                 sums = totals.reduced(world)
                 check_finite(sums)
@@ -338,7 +335,7 @@ def train_in_group(args: argparse.Namespace, cfg: BILMConfig, options: dict[str,
                 save_last(step + 1, dataclasses.replace(sums, seconds=totals.seconds))
                 start = time.perf_counter()
         bar.close()
-        kept_model = average.model(epoch + 1)  # what the run ends with if it stops here
+        kept_model = model
         if X_clean is not None:  # part of making the epoch's model, so timed with its training
             recalibrate_batch_norm(kept_model, X_clean, amp)
         sums = totals.reduced(world)
