@@ -160,9 +160,31 @@ def test_existing_run_needs_resume(run, dataset, capsys):
     assert "already holds a run" in expect_usage_error(["--data", str(dataset), "--out", str(run)], capsys)
 
 
-def test_resume_refuses_config_options(run, capsys):
-    err = expect_usage_error(["--out", str(run), "--resume", "--lr", "0.1"], capsys)
-    assert "drop --lr" in err
+def test_resume_refuses_only_the_settings_that_differ_by_name(run, dataset, capsys):
+    same = ["--data", str(dataset), "--out", str(run), "--epochs", str(EPOCHS), "--lr", "1e-2", *TINY]
+    err = expect_usage_error([*same, "--resume", "--lr", "0.1"], capsys).split("error: ")[1]
+    assert "but lr=0.1 (the run has 0.01): drop" in err
+    err = expect_usage_error([*same, "--resume", "--checkpoint-every", "3"], capsys)
+    assert "checkpoint_every=3 (the run has 0)" in err
+
+
+def test_the_same_command_with_resume_continues_the_run(dataset, tmp_path):
+    run = train_tiny(dataset, tmp_path / "r", epochs=1)
+    report = (run / "report.json").read_text()
+    (run / "report.json").unlink()
+    (run / ".last.pt.abc123.tmp").write_bytes(b"left by a killed run")
+    assert main(["--data", str(dataset), "--out", str(run), "--epochs", "1", "--lr", "1e-2", *TINY,
+                 "--resume"]) == 0
+    assert (run / "report.json").read_text() == report
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_output_to_a_log_gets_no_progress_bar(dataset, tmp_path):
+    result = run_cli("bilm.train", "--data", str(dataset), "--out", str(tmp_path / "r"), "--epochs", "2",
+                     *[a for a in TINY if a != "--no-progress"])  # stdout and stderr are pipes, not a terminal
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("| train loss") == 2
+    assert "step/s" not in result.stderr and "\r" not in result.stderr
 
 
 def test_more_validation_subjects_than_subjects(dataset, tmp_path, capsys):

@@ -32,7 +32,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from bilm import checkpoint, cli
-from bilm.evaluate import load_split
+from bilm.scoring import load_split
 from bilm.inference import LoadedClassifier
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}  # --method: the name in the title

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from bilm import cli
-from bilm.evaluate import split_arrays
+from bilm.scoring import split_arrays
 from bilm.inference import load_classifier
 
 

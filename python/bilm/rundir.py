@@ -36,6 +36,11 @@ class RunDir:
     def holds_run(self) -> bool:
         return self.config.exists() or self.last.exists()
 
+    def remove_temporary_files(self) -> None:
+        """Delete what a run killed while writing a file left behind (see atomic_write)."""
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
     def write_json(self, path: Path, value: Any) -> None:
         text = json.dumps(value, indent=2) + "\n"
         atomic_write(path, lambda f: f.write(text.encode()))

@@ -17,6 +17,7 @@ and their ratio, as markdown for the README.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -32,9 +33,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from bilm import cli
 from bilm.bench.common import UCI_HAR_ENV, cpu_name, real_uci_har
-from bilm import train as bilm_train
 from bilm.config import BILMConfig, get_preset
-from bilm.data import HARData, UCI_HAR_CLASSES, load_dataset, save_npz
+from bilm.training import fit, fit_to_data
+from bilm.data import HARData, UCI_HAR_CLASSES, load_dataset
 from bilm.loop import Objective
 from bilm.model import BILMEnsemble
 from bilm.splits import validation_split
@@ -85,13 +86,10 @@ def time_notebook(X: np.ndarray, y: np.ndarray, cfg: BILMConfig, device: torch.d
     return [notebook_epoch(objective, optimizer, loader, device) for _ in range(epochs)]
 
 
-def time_bilm(data_path: Path, out: Path, device: str, epochs: int) -> tuple[list[float], float]:
-    """Per-epoch training seconds of a real `bilm.train` run, and the run's whole wall time."""
+def time_bilm(data: HARData, out: Path, device: str, epochs: int) -> tuple[list[float], float]:
+    """Per-epoch training seconds of a real `bilm.fit` run, and the run's whole wall time."""
     start = time.perf_counter()
-    code = bilm_train.main(["--data", str(data_path), "--out", str(out), "--preset", "seed",
-                            "--epochs", str(epochs), "--device", device, "--no-progress"])
-    if code != 0:
-        raise cli.CommandError(f"bilm.train failed with exit code {code}")
+    fit(dataclasses.replace(get_preset("seed"), epochs=epochs), data, out, device=device, progress=False)
     wall = time.perf_counter() - start
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [row["train_seconds"] for row in rows], wall
@@ -165,14 +163,13 @@ def bench(args: argparse.Namespace) -> int:
         raise cli.UsageError("--repeats and --epochs must be >= 1, --limit >= 100")
     device = cli.resolve_device(args.device)
     data = bench_data(args.limit)
-    cfg = bilm_train.fit_to_data(get_preset("seed"), data)
+    cfg = fit_to_data(get_preset("seed"), data)
     part = validation_split(data.y_train, data.subject_train, cfg).train  # the windows bilm trains on
     bilm_times, walls, notebook_times = [], [], []
     load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
-        npz = save_npz(Path(tmp) / "bench.npz", data)
         for repeat in range(args.repeats):
-            seconds, wall = time_bilm(npz, Path(tmp) / f"run{repeat}", args.device, args.epochs)
+            seconds, wall = time_bilm(data, Path(tmp) / f"run{repeat}", args.device, args.epochs)
             bilm_times += seconds
             walls.append(wall)
             notebook_times += time_notebook(data.X_train[part], data.y_train[part], cfg, device, args.epochs)

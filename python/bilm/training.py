@@ -1,0 +1,360 @@
+"""Train one BILM run in this process: `fit(config, data, out)`.
+
+    import bilm
+    result = bilm.fit(bilm.get_preset("default"), "UCI HAR Dataset", "runs/best")
+    print(result.report["test_accuracy"], result.run.path)
+
+Training looks only at the training split: a validation part is held out from it (whole
+subjects when the data has subject ids) and drives checkpoint selection (select_epoch="best";
+"last" keeps the end of the schedule), early stopping and the learning-rate schedule; with
+val_subjects=0 nothing is held out. The test split is read once, at the end, to score best.pt.
+`python -m bilm.train` is this function's command line; under torchrun every process calls
+it and only rank 0 writes. The run folder's files are described in `bilm.rundir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import bilm
+from bilm import checkpoint, cli, distributed, plots
+from bilm.augment import Augment
+from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, get_preset
+from bilm.data import HARData
+from bilm.distributed import World
+from bilm.inference import load_classifier
+from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, epoch_order, evaluate,
+                       recalibrate_batch_norm, steps_per_epoch, train_step)
+from bilm.metrics import macro_f1
+from bilm.model import BILMEnsemble
+from bilm.optim import EpochSchedule, build_optimizer
+from bilm.preprocess import GravityFrame, Standardize
+from bilm.rundir import RunDir
+from bilm.scoring import report
+from bilm.splits import validation_split
+
+# How a run is carried out, beside its config; a resumed run keeps the ones it started with.
+RUN_OPTIONS = ("checkpoint_every", "keep_epochs", "compile", "amp")
+
+
+class NonFiniteLoss(cli.CommandError):
+    pass
+
+
+@dataclass(frozen=True)
+class FitResult:
+    report: dict[str, Any] | None  # report.json's content (None in processes other than rank 0)
+    run: RunDir
+
+
+def fit(config: BILMConfig | None = None, data: HARData | str | os.PathLike[str] | None = None,
+        out: str | os.PathLike[str] | None = None, *, resume: bool = False, device: str = "auto",
+        checkpoint_every: int | None = None, keep_epochs: bool | None = None, compile: bool | None = None,
+        amp: bool | None = None, progress: bool = True, download: bool = True) -> FitResult:
+    """Train one run into the folder `out` and score it on the test split.
+
+    config: the run's settings (default: the default preset); the input shape and classes
+    come from the data. data: a HARData, a UCI HAR folder or dataset .npz, or None for the
+    downloaded UCI HAR copy (fetched if missing, unless download=False). out: the run folder
+    (default: runs/<timestamp>). resume=True continues the run in `out` from its last.pt; a
+    config or run option that differs from the stored one is refused by name, and None takes
+    the stored one. checkpoint_every: also write last.pt every that many steps; keep_epochs:
+    keep every epoch's weights as epoch-NNN.pt; compile: torch.compile the step; amp: bf16
+    autocast on CUDA (default on). A problem with the settings raises cli.UsageError (a
+    ValueError) before any work; a loss that turns NaN raises NonFiniteLoss.
+    """
+    world = distributed.world_from_env()
+    run = RunDir(out if out is not None else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    given = {"checkpoint_every": checkpoint_every, "keep_epochs": keep_epochs, "compile": compile, "amp": amp}
+    resuming = resume and run.config.exists()
+    cfg, options = (_resumed(run, config, data, given) if resuming else _new(run, config, data, given, resume))
+    options["device"] = device
+    device_ = _train_device(device, world)
+    if device_.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolutions once
+    distributed.init(world, device_)
+    try:
+        loaded = data if isinstance(data, HARData) else cli.load_data(options["data"], download=download)
+        trainer = Trainer(cfg, options, loaded, run, world, device_)
+        if resuming and run.last.exists():
+            trainer.restore(checkpoint.load(run.last))
+        trainer.start()
+        trainer.train(show_progress=progress and world.is_main)
+        return FitResult(trainer.report(), run)
+    finally:
+        distributed.close(world)
+
+
+def _new(run: RunDir, config: BILMConfig | None, data: Any, given: dict[str, Any],
+         resume: bool) -> tuple[BILMConfig, dict[str, Any]]:
+    if run.holds_run():
+        raise cli.UsageError(f"--out {run.path} already holds a run; add --resume to continue it "
+                             "or choose another folder")
+    if resume:
+        print(f"{run.path} holds no run yet: starting it", flush=True)
+    if (given["checkpoint_every"] or 0) < 0:
+        raise cli.UsageError("--checkpoint-every must be >= 0")
+    options = {"data": _data_source(data), "checkpoint_every": given["checkpoint_every"] or 0,
+               "keep_epochs": bool(given["keep_epochs"]), "compile": bool(given["compile"]), "amp": given["amp"]}
+    return config if config is not None else get_preset("default"), options
+
+
+def _resumed(run: RunDir, config: BILMConfig | None, data: Any,
+             given: dict[str, Any]) -> tuple[BILMConfig, dict[str, Any]]:
+    """The stored config and options, after checking that what was given agrees with them."""
+    saved = run.read_config()
+    stored = BILMConfig.from_dict(saved["config"])
+    options = saved["run"]
+    differ = [] if config is None else [
+        f"{name}={getattr(config, name)!r} (the run has {getattr(stored, name)!r})"
+        for name in FIELD_NAMES if name not in DATA_FIELDS and getattr(config, name) != getattr(stored, name)]
+    differ += [f"{name}={value!r} (the run has {options[name]!r})" for name, value in given.items()
+               if value is not None and value != options[name]]
+    if differ:
+        raise cli.UsageError(f"--resume continues {run.path} as it was started, but {'; '.join(differ)}: "
+                             "drop the differing settings, or start a new run in another folder")
+    if data is not None:  # the same data, perhaps moved
+        options["data"] = _data_source(data)
+    return stored, options
+
+
+def _data_source(data: HARData | str | os.PathLike[str] | None) -> str | None:
+    """The data as config.json records it: an absolute path, so that evaluate and plot find it
+    from any working directory; None for the downloaded UCI HAR copy."""
+    if isinstance(data, HARData):
+        return data.source
+    if data is None:
+        return None
+    cli.check_data_path(str(data))
+    return str(Path(data).expanduser().resolve())
+
+
+def _train_device(spec: str, world: World) -> torch.device:
+    device = cli.resolve_device(spec)
+    if world.distributed and device.type == "cuda":
+        return torch.device("cuda", world.local_rank)  # one GPU per process
+    return device
+
+
+def fit_to_data(cfg: BILMConfig, data: HARData) -> BILMConfig:
+    """Take the input shape and the number of classes from the data."""
+    _, channels, length = data.X_train.shape
+    return dataclasses.replace(cfg, input_channels=channels, seq_length=length, num_classes=len(data.classes))
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Copy once to the device; through pinned memory so a CUDA copy runs asynchronously."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
+
+
+class Trainer:
+    """One run: its data on the device, the model and its optimiser, and where the loop stands."""
+
+    def __init__(self, cfg: BILMConfig, options: dict[str, Any], data: HARData, run: RunDir,
+                 world: World, device: torch.device):
+        cfg = fit_to_data(cfg, data)
+        self.cfg, self.options, self.data, self.run, self.world = cfg, options, data, run, world
+        self._hold_out_validation(device)
+        self.amp = autocast(device, options["amp"] is not False)  # bf16 on CUDA unless turned off
+        torch.manual_seed(cfg.seed)
+        self.model = BILMEnsemble.from_config(cfg).to(device)
+        self.step_module = distributed.wrap(Objective(self.model, cfg), world, device)
+        if options["compile"]:
+            self.step_module = torch.compile(self.step_module)
+        self.optimizer = build_optimizer(self.model.parameters(), cfg, device)
+        self.schedule = EpochSchedule(self.optimizer, cfg)
+        # Augmentation works on the data's own channels, before the gravity frame adds its own.
+        self.augment = Augment(cfg, self.standardize.std[:, :cfg.input_channels],
+                               seed=derive_seed(cfg.seed, world.rank, 1))
+        self.progress = Progress()
+        self.totals = EpochTotals.zeros(device)
+
+    def _hold_out_validation(self, device: torch.device) -> None:
+        """The training windows and the validation part held out of them, on the device,
+        with the preprocessing fitted on the training part. The test split waits for the report."""
+        data, cfg = self.data, self.cfg
+        try:
+            self.split = validation_split(data.y_train, data.subject_train, cfg)
+        except ValueError as e:
+            raise cli.UsageError(str(e)) from None
+        self.X_train = to_device(data.X_train[self.split.train], device)
+        self.y_train = to_device(data.y_train[self.split.train], device)
+        X_val, self.y_val = to_device(data.X_train[self.split.val], device), to_device(data.y_train[self.split.val], device)
+        self.frame = GravityFrame.from_config(cfg).to(device)
+        with torch.no_grad():
+            framed = self.frame(self.X_train)
+            self.standardize = Standardize.fit(framed, enabled=cfg.standardize)
+            self.X_val = self.standardize(self.frame(X_val))  # once: validation windows are never augmented
+            self.X_clean = self.standardize(framed) if cfg.recalibrate_bn else None  # for the batch norms
+        if self.world.is_main:
+            print(f"data: {data.source}: {self.split.describe()}; {len(data.y_test)} test windows held back",
+                  flush=True)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from last.pt: weights, optimiser, schedule, RNGs and the place in the data."""
+        self.model.load_state_dict(state["model"])
+        resumed = state["train"]
+        self.optimizer.load_state_dict(resumed["optimizer"])
+        self.schedule.load_state_dict(resumed["schedule"])
+        ranks = resumed["ranks"]  # each process's random streams, in rank order
+        if len(ranks) != self.world.size:
+            raise cli.UsageError(f"{self.run.last} was written by {len(ranks)} process(es); resume it with as "
+                                 f"many (torchrun --nproc_per_node={len(ranks)}) to continue it exactly")
+        checkpoint.restore_rng(ranks[self.world.rank]["rng"])
+        self.augment.load_state_dict(ranks[self.world.rank]["augment"])
+        self.progress = Progress(**resumed["progress"])
+        if self.world.is_main:  # the partial sums of the epoch are rank 0's to carry
+            self.totals = EpochTotals.from_state(resumed["totals"], self.totals.loss.device)
+            print(f"resuming {self.run.path} at epoch {self.progress.epoch + 1}, step {self.progress.step}",
+                  flush=True)
+
+    def start(self) -> None:
+        """Write config.json and bring metrics.jsonl back to the epochs the checkpoint knows."""
+        if not self.world.is_main:
+            return
+        run, cfg, split = self.run, self.cfg, self.split
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.remove_temporary_files()  # left by a run killed while writing a checkpoint
+        run.write_json(run.config, {
+            "config": cfg.to_dict(), "run": self.options, "classes": list(self.data.classes),
+            "data": {"source": self.data.source, "train_windows": len(split.train), "val_windows": len(split.val),
+                     "test_windows": len(self.data.y_test), "val_subjects": split.val_subjects},
+            "environment": {"bilm": bilm.__version__, "torch": torch.__version__, "python": platform.python_version(),
+                            "device": str(self.X_train.device), "world_size": self.world.size, "argv": sys.argv},
+        })
+        run.rewrite_metrics(self.progress.history)  # drops epochs logged after the checkpoint
+
+    def train(self, show_progress: bool) -> None:
+        for epoch in range(self.progress.epoch, self.cfg.epochs):
+            if self.progress.stopped:
+                break
+            self.train_epoch(epoch, show_progress)
+        if self.progress.stopped and self.world.is_main:
+            print(f"early stopping: no better validation macro-F1 for {self.cfg.early_stopping_patience} epochs",
+                  flush=True)
+
+    def train_epoch(self, epoch: int, show_progress: bool) -> None:
+        cfg, world, every = self.cfg, self.world, self.options["checkpoint_every"]
+        steps = steps_per_epoch(len(self.y_train), cfg.batch_size, world)
+        order = epoch_order(len(self.y_train), cfg.seed, epoch).to(self.X_train.device, non_blocking=True)
+        self.step_module.train()
+        start = time.perf_counter()
+        # A bar only on a terminal: a log file gets the one line per epoch below instead.
+        bar = tqdm(range(self.progress.step, steps), initial=self.progress.step, total=steps, unit="step",
+                   leave=False, desc=f"epoch {epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
+                   disable=not (show_progress and sys.stderr.isatty()))
+        for step in bar:
+            idx = distributed.shard(order[step * cfg.batch_size:(step + 1) * cfg.batch_size], world)
+            x, y = self.X_train[idx], self.y_train[idx]
+            x = self.standardize(self.frame(self.augment(x) if self.augment.enabled else x))
+            loss, logits = train_step(self.step_module, self.model, self.optimizer, x, y, cfg, self.amp)
+            self.totals.add(step, loss, logits, y)
+            if every and (step + 1) % every == 0 and step + 1 < steps:
+                sums = self.totals.reduced(world)
+                self.check_finite(sums, epoch)
+                self.totals.seconds += time.perf_counter() - start
+                self.save_last(step + 1, dataclasses.replace(sums, seconds=self.totals.seconds))
+                start = time.perf_counter()
+        bar.close()
+        if self.X_clean is not None:  # part of making the epoch's model, so timed with its training
+            recalibrate_batch_norm(self.model, self.X_clean, self.amp)
+        sums = self.totals.reduced(world)
+        self.check_finite(sums, epoch)  # reading the sums waits for the device: the time below is the real one
+        self.totals.seconds += time.perf_counter() - start
+        self.finish_epoch(epoch, sums)
+
+    def finish_epoch(self, epoch: int, sums: EpochTotals) -> None:
+        """Validate, log, and write best.pt (if this epoch is kept) and last.pt."""
+        cfg = self.cfg
+        distributed.sync_buffers(self.model, self.world)
+        row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
+               "train_accuracy": float(sums.correct / sums.count), "lr": self.schedule.lr,
+               "train_seconds": self.totals.seconds}
+        if len(self.y_val):
+            row |= self.validate()
+        improved = self.progress.finish_epoch(row, cfg.early_stopping_patience)
+        keep = improved if cfg.select_epoch == "best" else True  # best.pt: the weights the run reports
+        self.schedule.step(row.get("val_loss"))
+        self.totals = EpochTotals.zeros(self.totals.loss.device)
+        if self.world.is_main:
+            self.run.append_metrics(row)
+            chosen = {**self.weights(), "epoch": row["epoch"], "val": row}
+            if keep:
+                checkpoint.save(chosen, self.run.best)
+            if self.options["keep_epochs"]:
+                checkpoint.save(chosen, self.run.epoch_checkpoint(row["epoch"]))
+            print(log_line(row, cfg.epochs, improved, keep), flush=True)
+        self.save_last(0, self.totals)
+
+    def validate(self) -> dict[str, float]:
+        """An epoch's validation metrics, as metrics.jsonl keeps them."""
+        start = time.perf_counter()
+        val = evaluate(Objective(self.model, self.cfg), self.X_val, self.y_val, self.amp)
+        predicted = val.logits.argmax(dim=1).numpy()
+        truth = self.data.y_train[self.split.val]
+        return {"val_loss": val.loss, "val_accuracy": float(np.mean(predicted == truth)),
+                "val_macro_f1": macro_f1(truth, predicted, self.cfg.num_classes),
+                "val_seconds": time.perf_counter() - start}
+
+    def weights(self) -> dict[str, Any]:
+        return {"config": self.cfg.to_dict(), "classes": list(self.data.classes),
+                "standardize": self.standardize.state_dict(), "model": self.model.state_dict()}
+
+    def check_finite(self, sums: EpochTotals, epoch: int) -> None:
+        """Stop before a non-finite loss reaches a checkpoint; last.pt keeps the last good state."""
+        if sums.first_bad_step >= 0:
+            kept = (f"{self.run.last} keeps the last good state ({self.progress.epoch} epochs and "
+                    f"{self.progress.step} steps)" if self.run.last.exists() else "no checkpoint had been written yet")
+            raise NonFiniteLoss(f"the training loss became NaN or infinite at epoch {epoch + 1}, "
+                                f"step {int(sums.first_bad_step) + 1}; stopped. {kept}. "
+                                "Try a lower --lr or a stronger grad_clip.")
+
+    def save_last(self, step: int, sums: EpochTotals) -> None:
+        """last.pt at a step boundary (step > 0: inside the epoch, with its running sums; 0: after it)."""
+        self.progress.step = step
+        # Every rank draws its own dropout masks and augmentations: all their states are kept.
+        ranks = distributed.gather_to_main({"rng": checkpoint.capture_rng(), "augment": self.augment.state_dict()},
+                                           self.world)
+        if self.world.is_main:
+            checkpoint.save({**self.weights(), "epoch": self.progress.epoch, "train": {
+                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(), "ranks": ranks,
+                "progress": self.progress.state_dict(), "totals": sums.state_dict(),
+            }}, self.run.last)
+
+    def report(self) -> dict[str, Any] | None:
+        """best.pt scored once on the test split: report.json, curves.png and confusion.png."""
+        distributed.barrier(self.world)
+        if not self.world.is_main:
+            return None
+        run = self.run
+        result = report(load_classifier(run.best, self.X_train.device), self.data.X_test, self.data.y_test)
+        run.write_json(run.report, result)
+        plots.plot_curves(self.progress.history, run.curves)
+        plots.plot_confusion(result["confusion_matrix"], result["classes"], run.confusion)
+        print(f"best epoch {result['best_epoch']}: test accuracy {100 * result['test_accuracy']:.2f}%, "
+              f"macro-F1 {result['test_macro_f1']:.4f}; run folder {run.path}", flush=True)
+        return result
+
+
+def log_line(row: dict[str, Any], epochs: int, best: bool, kept: bool) -> str:
+    val = (f"val loss {row['val_loss']:.4f} acc {100 * row['val_accuracy']:5.1f}% F1 {row['val_macro_f1']:.4f}"
+           if "val_loss" in row else "no validation")
+    return (f"epoch {row['epoch']:>3}/{epochs} | train loss {row['train_loss']:.4f} "
+            f"acc {100 * row['train_accuracy']:5.1f}% | {val} | "
+            f"lr {row['lr']:.2e} | {row['train_seconds']:.1f} s" + ("  *best" if best else "")
+            + ("  (kept)" if kept and not best else ""))
