@@ -12,7 +12,8 @@ from bilm.config import get_preset
 from bilm.inference import load_classifier
 from bilm.loop import Objective
 from bilm.losses import bilm_loss
-from bilm.model import BILMClassifier, BILMEnsemble, mean_log_probabilities
+from bilm.ensemble import BILMEnsemble, mean_log_probabilities
+from bilm.model import BILMClassifier
 from bilm.preprocess import Standardize
 
 # The networks alone: without the gravity frame, which the trainer computes in front of them.

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from bilm.config import get_preset
-from bilm.losses import BiomechTerms, biomechanical_terms, bilm_loss, kl_divergence
-from bilm.model import BiomechanicalConstraintModule, BILMOutput
+from bilm.losses import bilm_loss, kl_divergence
+from bilm.model import BiomechanicalConstraintModule, BiomechTerms, BILMOutput, biomechanical_terms
 
 torch.set_num_threads(1)
 PI = math.pi

@@ -12,8 +12,8 @@ import torch.nn as nn
 
 from bilm.config import get_preset
 from bilm.losses import bilm_loss
-from bilm.model import (RICH_QUANTILES, BILMClassifier, BiomechanicalConstraintModule, LogBandPower,
-                        rich_window_stats)
+from bilm.model import BILMClassifier, BiomechanicalConstraintModule
+from bilm.window_features import RICH_QUANTILES, LogBandPower, rich_window_stats
 
 torch.set_num_threads(1)
 NOTEBOOK_ARGS = (9, 128, 64, 6, 128)  # input_channels, hidden_dim, latent_dim, num_classes, seq_length

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from bilm import checkpoint
 from bilm.config import BILMConfig
-from bilm.model import BILMEnsemble
+from bilm.ensemble import BILMEnsemble
 from bilm.preprocess import GravityFrame, Standardize
 
 

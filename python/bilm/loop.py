@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from bilm.config import BILMConfig
 from bilm.distributed import World, all_reduce
 from bilm.losses import bilm_loss
-from bilm.model import BILMEnsemble, mean_log_probabilities
+from bilm.ensemble import BILMEnsemble, mean_log_probabilities
 
 EVAL_BATCH = 512  # no gradients are kept, so evaluation can take larger batches
 

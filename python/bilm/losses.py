@@ -8,8 +8,7 @@ with the notebook's weights 1, 0.1, 0.01, 0.05, and the biomechanical loss
     biomech = 1 * velocity_consistency + 1 * accel_consistency
             + 0.1 * velocity_violation + 0.1 * accel_violation + 0.01 * smoothness
 
-whose terms `biomechanical_terms` computes from joint angles and the velocities and
-accelerations the latents predict (`BiomechanicalConstraintModule` maps latents to those).
+whose terms `bilm.model.BiomechanicalConstraintModule` computes from the latent sequence.
 """
 
 from __future__ import annotations
@@ -35,39 +34,9 @@ class LossTerms(NamedTuple):
     biomech: Tensor
 
 
-class BiomechTerms(NamedTuple):
-    """The five unweighted terms of the biomechanical loss."""
-
-    velocity_consistency: Tensor  # MSE(predicted velocity, finite-difference velocity)
-    accel_consistency: Tensor  # MSE(predicted acceleration, finite-difference acceleration)
-    velocity_violation: Tensor  # mean over (b, t) of relu(||velocity_bt|| - velocity_limit)
-    accel_violation: Tensor  # mean over (b, t) of relu(||accel_bt|| - acceleration_limit)
-    smoothness: Tensor  # mean squared finite-difference velocity
-
-
 def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, exp(logvar)) || N(0, 1)) summed over the latent, averaged over the batch."""
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / mu.size(0)
-
-
-def biomechanical_terms(angles: Tensor, velocity_pred: Tensor, accel_pred: Tensor,
-                        velocity_limit: float, acceleration_limit: float) -> BiomechTerms:
-    """The biomechanical terms of a joint-angle sequence.
-
-    angles: (B, T, J) in radians. velocity_pred: (B, T-1, J), the velocity predicted at steps
-    0 .. T-2; accel_pred: (B, T-2, J), the acceleration predicted at steps 0 .. T-3. Velocity is
-    angle(t+1) - angle(t) in rad per step, acceleration velocity(t+1) - velocity(t); the limits
-    bound the L2 norm over the joints at each step.
-    """
-    velocity = angles[:, 1:] - angles[:, :-1]
-    accel = velocity[:, 1:] - velocity[:, :-1]
-    return BiomechTerms(
-        velocity_consistency=torch.mean((velocity_pred - velocity) ** 2),
-        accel_consistency=torch.mean((accel_pred - accel) ** 2),
-        velocity_violation=torch.relu(torch.linalg.vector_norm(velocity, dim=-1) - velocity_limit).mean(),
-        accel_violation=torch.relu(torch.linalg.vector_norm(accel, dim=-1) - acceleration_limit).mean(),
-        smoothness=torch.mean(velocity**2),
-    )
 
 
 def bilm_loss(out: BILMOutput, x: Tensor, y: Tensor, biomech_module: BiomechanicalConstraintModule,

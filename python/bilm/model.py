@@ -28,8 +28,8 @@ so the same seed gives the same weights. What differs:
   width and kernel size, the dropout rate, per-joint angle limits, and every limit and weight
   of the biomechanical loss.
 
-BILMEnsemble holds the K networks a run trains side by side (one unless `ensemble` says
-otherwise) and predicts the mean of their probabilities.
+The window statistics live in `bilm.window_features`, and `bilm.ensemble.BILMEnsemble`
+holds the K networks a run trains side by side (one unless `ensemble` says otherwise).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bilm.config import CLASSIFIER_INPUTS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
-from bilm.losses import BiomechTerms, biomechanical_terms
+from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, rich_window_stats
 
 # Three max-pools halve the time axis three times: one step of the encoder's last feature map
 # stands for 2**3 = 8 input samples (0.16 s at UCI HAR's 50 Hz).
@@ -55,75 +55,6 @@ BIOMECH_FIELDS = (
     "w_velocity_consistency", "w_accel_consistency", "w_velocity_violation",
     "w_accel_violation", "w_smoothness",
 )
-
-
-# The quantiles of each channel over the window in window_stats="rich".
-RICH_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
-
-
-def rich_window_stats(x: Tensor, quantiles: Tensor | None = None) -> Tensor:
-    """Per-channel statistics of x (B, C, L) over time, (B, 10 C), grouped by statistic.
-
-    Mean (for total_acc: the gravity direction, which tells SITTING from STANDING), std
-    (movement intensity), mean |x| (intensity about zero rather than the mean), min and max
-    (peaks: impacts of steps), and the 10/25/50/75/90% quantiles (the shape of the value
-    distribution, robust to the peaks; the median posture ignores a brief movement). These are
-    the classic hand-crafted HAR features that a max-pooled, flattened CNN map carries only
-    indirectly; computed from the model's own input, so deployment stays window -> logits.
-    `quantiles` is RICH_QUANTILES as a tensor on x's device (a model keeps one as a buffer, so
-    that no step copies it from the host).
-    """
-    if quantiles is None:
-        quantiles = torch.tensor(RICH_QUANTILES, device=x.device)
-    q = torch.quantile(x, quantiles.to(x.dtype), dim=-1)
-    return torch.cat([x.mean(dim=-1), x.std(dim=-1), x.abs().mean(dim=-1),
-                      x.amin(dim=-1), x.amax(dim=-1), *q], dim=1)
-
-
-class StatsNorm(nn.BatchNorm1d):
-    """BatchNorm1d over a (B, features) batch that also trains on a batch of one window.
-
-    A trainer's last batch can hold a single window, whose batch variance is undefined; such
-    a batch is normalised with the running statistics, as in eval mode, and leaves them as
-    they are. Any other batch is plain BatchNorm1d (same parameters and state_dict keys).
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.training and x.shape[0] == 1:
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                                training=False, eps=self.eps)
-        return super().forward(x)
-
-
-class LogBandPower(nn.Module):
-    """x (B, C, L) -> log of each channel's power in six octave bands, (B, 6 C), grouped by band.
-
-    The bands split the DFT bins 1 .. L/2 at L/64, L/32, .., L/4: at 50 Hz with L = 128,
-    0.4-0.8, 0.8-1.6, 1.6-3.1, 3.1-6.3, 6.3-12.5 and 12.5-25 Hz (the constant bin is left out:
-    the mean is a statistic of its own). The logarithm is the point: a still posture's body
-    signals are a hundredth of a walk's, and their sway and tremor, which tell SITTING from
-    STANDING, vanish on a linear scale. The DFT is a matrix product rather than torch.fft so
-    that an exported ONNX graph needs only MatMul; a window shorter than 64 samples has empty
-    low bands, whose constant log(1e-6) the following batch norm maps to zero.
-    """
-
-    bands = 6
-
-    def __init__(self, seq_length: int):
-        super().__init__()
-        nyquist = seq_length // 2
-        bins = torch.arange(1, nyquist + 1, dtype=torch.float64)
-        angle = 2 * math.pi * torch.arange(seq_length, dtype=torch.float64)[:, None] * bins / seq_length
-        edges = [nyquist / 2 ** (self.bands - b) for b in range(self.bands)] + [math.inf]
-        member = torch.stack([(bins >= lo) & (bins < hi) for lo, hi in zip(edges[:-1], edges[1:])], dim=1)
-        # Constants of the method, not learned or fitted values: kept out of the state_dict.
-        self.register_buffer("dft", torch.cat([angle.cos(), angle.sin()], dim=1).float(), persistent=False)
-        self.register_buffer("band_of_bin", member.float(), persistent=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        cos, sin = (x @ self.dft).chunk(2, dim=-1)  # (B, C, L/2) each
-        power = (cos.square() + sin.square()) @ self.band_of_bin / x.shape[-1]  # (B, C, bands)
-        return torch.log(power + 1e-6).transpose(1, 2).flatten(1)
 
 
 def pooled_length(seq_length: int) -> int:
@@ -167,8 +98,9 @@ class Encoder(nn.Module):
     def features(self, x: Tensor) -> Tensor:
         """The last feature map, (B, 4 * base_channels, ceil(L / 8)).
 
-        Step t covers input samples 8t .. 8t+7 (0.16 s at 50 Hz); through the three kernel-5
-        convolutions it sees 36 samples (0.72 s) around them. A length that is not a multiple
+        Step t covers input samples 8t .. 8t+7 (0.16 s at 50 Hz); through the three
+        convolutions it sees 36 samples (0.72 s) around them with the notebook's kernel 5, and
+        50 samples (1 s) with kernel 7. A length that is not a multiple
         of 8 is padded on the right by repeating the last sample, which adds no artificial
         step to the signal; only the last feature step sees the padding.
         """
@@ -221,6 +153,36 @@ class Decoder(nn.Module):
         x = torch.relu(self.bn2(self.deconv2(x)))
         x = self.deconv3(x)
         return x[..., : self.seq_length]
+
+
+class BiomechTerms(NamedTuple):
+    """The five unweighted terms of the biomechanical loss."""
+
+    velocity_consistency: Tensor  # MSE(predicted velocity, finite-difference velocity)
+    accel_consistency: Tensor  # MSE(predicted acceleration, finite-difference acceleration)
+    velocity_violation: Tensor  # mean over (b, t) of relu(||velocity_bt|| - velocity_limit)
+    accel_violation: Tensor  # mean over (b, t) of relu(||accel_bt|| - acceleration_limit)
+    smoothness: Tensor  # mean squared finite-difference velocity
+
+
+def biomechanical_terms(angles: Tensor, velocity_pred: Tensor, accel_pred: Tensor,
+                        velocity_limit: float, acceleration_limit: float) -> BiomechTerms:
+    """The biomechanical terms of a joint-angle sequence.
+
+    angles: (B, T, J) in radians. velocity_pred: (B, T-1, J), the velocity predicted at steps
+    0 .. T-2; accel_pred: (B, T-2, J), the acceleration predicted at steps 0 .. T-3. Velocity is
+    angle(t+1) - angle(t) in rad per step, acceleration velocity(t+1) - velocity(t); the limits
+    bound the L2 norm over the joints at each step.
+    """
+    velocity = angles[:, 1:] - angles[:, :-1]
+    accel = velocity[:, 1:] - velocity[:, :-1]
+    return BiomechTerms(
+        velocity_consistency=torch.mean((velocity_pred - velocity) ** 2),
+        accel_consistency=torch.mean((accel_pred - accel) ** 2),
+        velocity_violation=torch.relu(torch.linalg.vector_norm(velocity, dim=-1) - velocity_limit).mean(),
+        accel_violation=torch.relu(torch.linalg.vector_norm(accel, dim=-1) - acceleration_limit).mean(),
+        smoothness=torch.mean(velocity**2),
+    )
 
 
 class BiomechanicalConstraintModule(nn.Module):
@@ -512,45 +474,3 @@ class BILMClassifier(nn.Module):
             noise = torch.randn(z.shape[0], self.noise_steps, z.shape[1], device=z.device, dtype=z.dtype)
             z_sequence = z_sequence + noise * self.noise_scale
         return z_sequence
-
-
-class BILMEnsemble(nn.Module):
-    """K BILM networks trained side by side; the prediction is the mean of their probabilities.
-
-    The members differ only in their initial weights and dropout draws: they see the same
-    batches and augmentations, and each gets exactly the gradient it would get alone (the
-    training loss is the sum of theirs; gradients are clipped per member). Averaging what
-    they predict cancels part of what each learned by chance from the training subjects.
-    An ensemble of one is the network itself, with the same initial weights for the same seed.
-    """
-
-    def __init__(self, members: Sequence[BILMClassifier]):
-        super().__init__()
-        if not members:
-            raise ValueError("an ensemble needs at least one network")
-        self.members = nn.ModuleList(members)
-
-    @classmethod
-    def from_config(cls, cfg: BILMConfig) -> BILMEnsemble:
-        """cfg.ensemble networks of `BILMClassifier.from_config(cfg)`, initialised one after another."""
-        return cls([BILMClassifier.from_config(cfg) for _ in range(cfg.ensemble)])
-
-    def forward_all(self, x: Tensor) -> list[BILMOutput]:
-        """Each member's `BILMClassifier.forward_all` of x, in member order."""
-        return [member.forward_all(x) for member in self.members]
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Class probabilities (B, num_classes): the mean of the members' softmax."""
-        return mean_log_probabilities([out.logits for out in self.forward_all(x)]).exp()
-
-    def clip_grad_norm_(self, max_norm: float) -> None:
-        """Clip each member's gradient norm on its own, as it would be clipped alone."""
-        for member in self.members:
-            torch.nn.utils.clip_grad_norm_(member.parameters(), max_norm)
-
-
-def mean_log_probabilities(logits: Sequence[Tensor]) -> Tensor:
-    """log(mean over members of softmax(logits)), (B, num_classes): the ensemble's logits,
-    computed in log space so that a confident member does not round to log(0)."""
-    log_probs = torch.stack([F.log_softmax(member_logits, dim=1) for member_logits in logits])
-    return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))

@@ -38,7 +38,7 @@ from bilm.inference import load_classifier
 from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, epoch_order, evaluate,
                        recalibrate_batch_norm, steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
-from bilm.model import BILMEnsemble
+from bilm.ensemble import BILMEnsemble
 from bilm.optim import EpochSchedule, build_optimizer
 from bilm.preprocess import GravityFrame, Standardize
 from bilm.rundir import RunDir

@@ -37,7 +37,7 @@ from bilm.config import BILMConfig, get_preset
 from bilm.training import fit, fit_to_data
 from bilm.data import HARData, UCI_HAR_CLASSES, load_dataset
 from bilm.loop import Objective
-from bilm.model import BILMEnsemble
+from bilm.ensemble import BILMEnsemble
 from bilm.splits import validation_split
 
 UCI_TRAIN_WINDOWS = 7352  # the synthetic stand-in has UCI HAR's size and subjects

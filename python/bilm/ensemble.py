@@ -1,0 +1,55 @@
+"""K BILM networks trained side by side (config field `ensemble`); the prediction is the mean
+of their probabilities. An ensemble of one is the notebook's network itself."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bilm.config import BILMConfig
+from bilm.model import BILMClassifier, BILMOutput
+
+class BILMEnsemble(nn.Module):
+    """K BILM networks trained side by side; the prediction is the mean of their probabilities.
+
+    The members differ only in their initial weights and dropout draws: they see the same
+    batches and augmentations, and each gets exactly the gradient it would get alone (the
+    training loss is the sum of theirs; gradients are clipped per member). Averaging what
+    they predict cancels part of what each learned by chance from the training subjects.
+    An ensemble of one is the network itself, with the same initial weights for the same seed.
+    """
+
+    def __init__(self, members: Sequence[BILMClassifier]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one network")
+        self.members = nn.ModuleList(members)
+
+    @classmethod
+    def from_config(cls, cfg: BILMConfig) -> BILMEnsemble:
+        """cfg.ensemble networks of `BILMClassifier.from_config(cfg)`, initialised one after another."""
+        return cls([BILMClassifier.from_config(cfg) for _ in range(cfg.ensemble)])
+
+    def forward_all(self, x: Tensor) -> list[BILMOutput]:
+        """Each member's `BILMClassifier.forward_all` of x, in member order."""
+        return [member.forward_all(x) for member in self.members]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class probabilities (B, num_classes): the mean of the members' softmax."""
+        return mean_log_probabilities([out.logits for out in self.forward_all(x)]).exp()
+
+    def clip_grad_norm_(self, max_norm: float) -> None:
+        """Clip each member's gradient norm on its own, as it would be clipped alone."""
+        for member in self.members:
+            torch.nn.utils.clip_grad_norm_(member.parameters(), max_norm)
+
+
+def mean_log_probabilities(logits: Sequence[Tensor]) -> Tensor:
+    """log(mean over members of softmax(logits)), (B, num_classes): the ensemble's logits,
+    computed in log space so that a confident member does not round to log(0)."""
+    log_probs = torch.stack([F.log_softmax(member_logits, dim=1) for member_logits in logits])
+    return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))
