@@ -1,28 +1,19 @@
-"""What the bilm commands share: the device option, data loading with helpful errors, and
-the exit codes (2: bad arguments or config, found before any work; 1: a failure while working).
+"""What the bilm commands and `bilm.fit` share: the device option, data loading with helpful
+errors, and the exit codes (2: bad arguments or config, found before any work; 1: a failure
+while working).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
-import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
-from bilm.checkpoint import LAST
-from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, apply_overrides, get_preset
 from bilm.data import DownloadError, HARData, load_dataset
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: auto)"
 
@@ -71,63 +62,6 @@ def load_data(path: str | None, download: bool = True) -> HARData:
         raise FileNotFoundError(
             f"could not download UCI HAR ({e}); pass --data PATH (a UCI HAR folder or a dataset .npz), "
             "or fetch it with `python -m bilm.data download`") from None
-
-
-def train_subprocess(run_dir: Path, new_run: Sequence[str], data: str | None, device: str, jobs: int) -> None:
-    """`python -m bilm.train` for the run folder `run_dir` in a child process: resumed when it
-    holds a last.pt, else started with the options `new_run`. One of `jobs` side by side, it
-    gets a thread pool of CPUs / jobs, so they do not fight (unless OMP_NUM_THREADS is set)."""
-    cmd = [sys.executable, "-m", "bilm.train", "--out", str(run_dir), "--device", device, "--no-progress"]
-    cmd += ["--resume"] if (run_dir / LAST).exists() else list(new_run)
-    cmd += ["--data", data] if data else []
-    env = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}
-    subprocess.run(cmd, check=True, env=env)
-
-
-# What the studies add to the default preset, which holds out no validation subjects.
-HOLD_OUT = "val_subjects=4"
-
-
-def add_study_options(parser: argparse.ArgumentParser, out: str) -> None:
-    """The options every study shares: data, study folder, parallel runs, overrides."""
-    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
-    parser.add_argument("--out", default=out, metavar="DIR", help="the study folder")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="runs trained at once, each given CPUs / N threads (default: 1)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                        help="an override for every run, e.g. --set epochs=5")
-
-
-def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]]) -> list[BILMConfig]:
-    """The config of each planned run (folder, preset, overrides), checked before any training:
-    a bad override is a UsageError, and a folder holding a run with other settings (left by
-    another --set or another version's preset, which would enter the table unnoticed) is a
-    CommandError. A folder with the same settings is read or resumed."""
-    try:
-        configs = [apply_overrides(get_preset(preset), list(overrides)) for _, preset, overrides in runs]
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    for (run_dir, _, _), expected in zip(runs, configs):
-        config = run_dir / "config.json"
-        if not config.exists():
-            continue
-        saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
-        differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
-                  if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]
-        if differ:
-            raise CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
-                               "remove it or choose another --out")
-    return configs
-
-
-def in_parallel(work: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
-    """[work(item) for item in items], `jobs` at a time; a failed training subprocess (see
-    train_subprocess) becomes a CommandError naming its command."""
-    try:
-        with ThreadPoolExecutor(jobs) as pool:
-            return list(pool.map(work, items))
-    except subprocess.CalledProcessError as e:
-        raise CommandError(f"a training run failed (exit {e.returncode}): {' '.join(e.cmd)}") from None
 
 
 def write_output(text: str, path: str | None) -> None:

@@ -1,8 +1,8 @@
 """Compare candidate settings on validation subjects, paired by seed.
 
-    python -m bilm.compare runs/val/base runs/val/scale10 runs/val/rot20 --size 17
+    python -m studies.compare runs/val/base runs/val/scale10 runs/val/rot20 --size 17
 
-Each argument is the --out folder of a `python -m bilm.learning_curve --set ...` study: one
+Each argument is the --out folder of a `python -m studies.learning_curve --set ...` study: one
 candidate setting, trained on `size` subjects for each seed, each seed holding out its own 4
 validation subjects. A seed holds out the same subjects in every study, so a row compares the
 candidates on the same people. The table has one row per seed that every study has finished
@@ -17,11 +17,12 @@ import statistics
 import sys
 from pathlib import Path
 
-from bilm import cli, learning_curve
+from bilm import cli
+from studies import learning_curve
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bilm.compare", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m studies.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("studies", nargs="+", metavar="STUDY",
                         help="learning-curve study folders; the first is the baseline")
@@ -74,7 +75,7 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run("bilm-compare", build_parser(), compare, argv)
+    return cli.run("python -m studies.compare", build_parser(), compare, argv)
 
 
 if __name__ == "__main__":

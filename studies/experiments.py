@@ -1,8 +1,8 @@
 """The accuracy study: train the ablation variants over several seeds and tabulate them.
 
-    python -m bilm.experiments --data "UCI HAR Dataset" --out runs/accuracy
+    python -m studies.experiments --data "UCI HAR Dataset" --out runs/accuracy --jobs 2
 
-Each run is an ordinary `python -m bilm.train` in its own folder (RUN/<variant>/seed-<S>), so
+Each run is an ordinary `bilm.fit` run in its own folder (RUN/<variant>/seed-<S>), so
 every number in the table can be traced to a run folder, re-evaluated and plotted. A run that
 already has a report.json is read, not retrained; one that has only last.pt is resumed: an
 interrupted study continues where it stopped; a folder that holds a run with other settings
@@ -17,6 +17,7 @@ published anchors), and prints the markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -29,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bilm import cli
+from bilm.config import BILMConfig
 from bilm.rundir import RunDir
+from studies import common
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ VARIANTS = (
     Variant("seed", "seed preset (the notebook)", "seed"),
     Variant("default", "default preset", "default"),
     Variant("held-out", "default holding out 4 of the 21 training subjects for validation", "default",
-            (cli.HOLD_OUT,)),
+            (common.HOLD_OUT,)),
     Variant("no-spectral", "default without the octave-band log powers (rich statistics only)", "default",
             ("window_stats=rich",)),
     Variant("no-bn-recal", "default without recalibrating the batch norms on clean windows", "default",
@@ -69,9 +72,9 @@ ANCHORS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bilm.experiments", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m studies.experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_study_options(parser, out="runs/accuracy")
+    common.add_study_options(parser, out="runs/accuracy")
     parser.add_argument("--variants", nargs="+", choices=VARIANT_NAMES, default=list(VARIANT_NAMES))
     parser.add_argument("--default-seeds", type=int, default=5, metavar="N", help="seeds of the default preset")
     parser.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds of every other variant")
@@ -91,15 +94,13 @@ def run_dir_of(variant: Variant, seed: int, args: argparse.Namespace) -> Path:
     return Path(args.out) / variant.name / f"seed-{seed}"
 
 
-def run_one(variant: Variant, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(job: tuple[Variant, int, BILMConfig], args: argparse.Namespace) -> dict[str, Any]:
     """Train (or resume, or just read) one run and return its row."""
+    variant, seed, cfg = job
     run_dir = run_dir_of(variant, seed, args)
-    overrides = overrides_for(variant, args)
     if not (run_dir / "report.json").exists():
-        print(f"[{variant.name} seed {seed}] training in {run_dir}", flush=True)
         started = time.perf_counter()
-        new_run = ["--preset", variant.preset, "--seed", str(seed), *(f"--set={o}" for o in overrides)]
-        cli.train_subprocess(run_dir, new_run, args.data, args.device, args.jobs)
+        common.train_run(run_dir, cfg, args.data, args.device)
         print(f"[{variant.name} seed {seed}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return read_run(variant, seed, run_dir)
 
@@ -145,12 +146,13 @@ def study(args: argparse.Namespace) -> int:
         raise cli.UsageError("--default-seeds, --seeds and --jobs must be >= 1")
     cli.check_data_path(args.data)
     chosen = [v for v in VARIANTS if v.name in args.variants]
-    jobs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
-    cli.plan_study([(run_dir_of(v, seed, args), v.preset, [*overrides_for(v, args), f"seed={seed}"])
-                    for v, seed in jobs])
+    runs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
+    configs = common.plan_study([(run_dir_of(v, seed, args), v.preset, [*overrides_for(v, args), f"seed={seed}"])
+                                 for v, seed in runs])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = cli.in_parallel(lambda job: run_one(*job, args), jobs, args.jobs)
+    jobs = [(v, seed, cfg) for (v, seed), cfg in zip(runs, configs)]
+    rows = common.in_parallel(functools.partial(run_one, args=args), jobs, args.jobs)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     table = markdown(rows, args)
     (out / "results.md").write_text(table)
@@ -159,7 +161,7 @@ def study(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run("bilm-experiments", build_parser(), study, argv)
+    return cli.run("python -m studies.experiments", build_parser(), study, argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bilm import experiments
+from studies import experiments
 from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
 TINY_SETS = [*TINY_MODEL, "dropout=0.1", "batch_size=32", "epochs=1"]

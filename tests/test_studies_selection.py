@@ -7,7 +7,7 @@ import json
 import pytest
 from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
-from bilm import selection
+from studies import selection
 from bilm.train import main as train_main
 
 TINY_SET = [*TINY_MODEL, "epochs=3", "batch_size=32"]

@@ -1,9 +1,9 @@
 """Keep the epoch validation likes best, or the last one? A check on the training subjects.
 
-    python -m bilm.selection --data "UCI HAR Dataset" --out runs/selection --seeds 6 --jobs 2
+    python -m studies.selection --data "UCI HAR Dataset" --out runs/selection --seeds 6 --jobs 2
 
 Each seed trains the default preset with 4 validation subjects held out (the preset itself
-holds out none) plus any --set, with every epoch's weights kept (`bilm.train --keep-epochs`). Its validation subjects are then halved in every possible way:
+holds out none) plus any --set, with every epoch's weights kept (`keep_epochs`). Its validation subjects are then halved in every possible way:
 one half picks the epoch with the highest macro-F1 (what select_epoch="best" does), and the
 other half scores that epoch and, beside it, the last epoch. Only validation windows enter
 the comparison (each training run still writes its usual test report, which this ignores).
@@ -15,6 +15,7 @@ It prints a markdown table: per seed, the held-out half's mean accuracy of each 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import statistics
@@ -30,26 +31,27 @@ from bilm.data import HARData
 from bilm.inference import load_classifier
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
+from studies import common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bilm.selection", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m studies.selection", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_study_options(parser, out="runs/selection")
+    common.add_study_options(parser, out="runs/selection")
     parser.add_argument("--seeds", type=int, default=6, metavar="N", help="training runs (seeds 0..N-1)")
     return parser
 
 
 def overrides(args: argparse.Namespace, seed: int) -> list[str]:
-    return [cli.HOLD_OUT, *args.overrides, f"seed={seed}"]
+    return [common.HOLD_OUT, *args.overrides, f"seed={seed}"]
 
 
-def train(seed: int, args: argparse.Namespace) -> RunDir:
+def train(job: tuple[int, BILMConfig], args: argparse.Namespace) -> RunDir:
     """The seed's run with every epoch kept; trained unless its folder already has them."""
+    seed, cfg = job
     run = RunDir(Path(args.out) / f"seed-{seed}")
     if not run.report.exists():
-        new_run = ["--keep-epochs", *(f"--set={o}" for o in overrides(args, seed))]
-        cli.train_subprocess(run.path, new_run, args.data, "cpu", args.jobs)
+        common.train_run(run.path, cfg, args.data, keep_epochs=True)
     return run
 
 
@@ -96,7 +98,7 @@ def markdown(rows: dict[int, dict[str, float]]) -> str:
 def study(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.jobs < 1:
         raise cli.UsageError("--seeds and --jobs must be >= 1")
-    configs = cli.plan_study([(Path(args.out) / f"seed-{seed}", "default", overrides(args, seed))
+    configs = common.plan_study([(Path(args.out) / f"seed-{seed}", "default", overrides(args, seed))
                               for seed in range(args.seeds)])
     if configs[0].val_subjects < 2:
         raise cli.UsageError(f"val_subjects={configs[0].val_subjects}: halving the validation subjects "
@@ -105,7 +107,7 @@ def study(args: argparse.Namespace) -> int:
     data = cli.load_data(args.data)
     if data.subject_train is None:
         raise cli.UsageError("the data has no subject ids: there are no validation subjects to halve")
-    runs = cli.in_parallel(lambda seed: train(seed, args), range(args.seeds), args.jobs)
+    runs = common.in_parallel(functools.partial(train, args=args), list(enumerate(configs)), args.jobs)
     rows = {seed: compare(*epoch_predictions(run, data)) for seed, run in enumerate(runs)}
     table = markdown(rows)
     (Path(args.out) / "selection.md").write_text(table)
@@ -114,7 +116,7 @@ def study(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run("bilm-selection", build_parser(), study, argv)
+    return cli.run("python -m studies.selection", build_parser(), study, argv)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 import pytest
 from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
-from bilm import learning_curve
+from studies import learning_curve
 
 TINY_SET = [*TINY_MODEL, "epochs=2", "batch_size=32"]
 

@@ -1,4 +1,4 @@
-"""`python -m bilm.compare`: candidates paired by seed, from learning-curve study folders."""
+"""`python -m studies.compare`: candidates paired by seed, from learning-curve study folders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bilm import compare
+from studies import compare
 
 
 def fake_study(root, name, accuracies, size=17):

@@ -1,6 +1,6 @@
 """How validation accuracy grows with the number of training subjects: the case for a refit.
 
-    python -m bilm.learning_curve --data "UCI HAR Dataset" --sizes 9 13 17 --seeds 6 --jobs 2
+    python -m studies.learning_curve --data "UCI HAR Dataset" --sizes 9 13 17 --seeds 6 --jobs 2
 
 Each seed holds out 4 validation subjects (chosen by the seed) and trains the default preset
 (plus any --set) on `size` of the other subjects, for each size; the smaller sets are subsets
@@ -16,22 +16,25 @@ It prints a markdown table, per seed, of the last epoch's validation accuracy at
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 from pathlib import Path
 
 from bilm import cli
+from bilm.config import BILMConfig
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
+from studies import common
 
 
 SEED_PREFIX = "seed-"  # a run folder is <study>/subjects-<size>/seed-<seed>
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bilm.learning_curve", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m studies.learning_curve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    cli.add_study_options(parser, out="runs/learning-curve")
+    common.add_study_options(parser, out="runs/learning-curve")
     parser.add_argument("--sizes", type=int, nargs="+", default=[9, 13, 17], metavar="N",
                         help="numbers of training subjects (default: 9 13 17)")
     parser.add_argument("--seeds", type=int, default=6, metavar="N", help="validation draws (seeds S..S+N-1)")
@@ -60,15 +63,15 @@ def seed_runs(study: Path, size: int) -> dict[int, RunDir]:
 
 
 def overrides(args: argparse.Namespace, size: int, seed: int) -> list[str]:
-    return [cli.HOLD_OUT, *args.overrides, f"train_subjects={size}", f"seed={seed}"]
+    return [common.HOLD_OUT, *args.overrides, f"train_subjects={size}", f"seed={seed}"]
 
 
-def last_val_accuracy(args: argparse.Namespace, size: int, seed: int) -> float:
+def last_val_accuracy(job: tuple[int, int, BILMConfig], args: argparse.Namespace) -> float:
     """The run's validation accuracy at its last epoch, trained unless its folder has a report."""
+    size, seed, cfg = job
     run = RunDir(run_dir(args, size, seed))
     if not run.report.exists():
-        cli.train_subprocess(run.path, [f"--set={o}" for o in overrides(args, size, seed)], args.data, "cpu",
-                             args.jobs)
+        common.train_run(run.path, cfg, args.data)
     return run.read_metrics()[-1]["val_accuracy"]
 
 
@@ -89,7 +92,7 @@ def study(args: argparse.Namespace) -> int:
     sizes = sorted(set(args.sizes))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(size, seed) for seed in seeds for size in sizes]
-    configs = cli.plan_study([(run_dir(args, *job), "default", overrides(args, *job)) for job in jobs])
+    configs = common.plan_study([(run_dir(args, *job), "default", overrides(args, *job)) for job in jobs])
     cli.check_data_path(args.data)
     data = cli.load_data(args.data)
     if data.subject_train is None:
@@ -99,7 +102,8 @@ def study(args: argparse.Namespace) -> int:
             validation_split(data.y_train, data.subject_train, cfg)
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
-    accuracy = dict(zip(jobs, cli.in_parallel(lambda job: last_val_accuracy(args, *job), jobs, args.jobs)))
+    runs = [(size, seed, cfg) for (size, seed), cfg in zip(jobs, configs)]
+    accuracy = dict(zip(jobs, common.in_parallel(functools.partial(last_val_accuracy, args=args), runs, args.jobs)))
     table = markdown(sizes, {seed: [accuracy[size, seed] for size in sizes] for seed in seeds})
     (Path(args.out) / "learning_curve.md").write_text(table)
     print(table)
@@ -107,7 +111,7 @@ def study(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run("bilm-learning-curve", build_parser(), study, argv)
+    return cli.run("python -m studies.learning_curve", build_parser(), study, argv)
 
 
 if __name__ == "__main__":

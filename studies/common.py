@@ -1,0 +1,78 @@
+"""What the studies share: their common options, the check of a planned study, and the runs
+themselves, trained in this process by `bilm.fit` or side by side in worker processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+from bilm import cli
+from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, apply_overrides, get_preset
+from bilm.training import fit
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# What the studies add to the default preset, which holds out no validation subjects.
+HOLD_OUT = "val_subjects=4"
+
+
+def add_study_options(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options every study shares: data, study folder, parallel runs, overrides."""
+    parser.add_argument("--data", metavar="PATH", help="a UCI HAR folder or an .npz (default: the cached copy)")
+    parser.add_argument("--out", default=out, metavar="DIR", help="the study folder")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="runs trained at once, each given CPUs / N threads (default: 1)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="an override for every run, e.g. --set epochs=5")
+
+
+def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]]) -> list[BILMConfig]:
+    """The config of each planned run (folder, preset, overrides), checked before any training:
+    a bad override is a UsageError, and a folder holding a run with other settings (left by
+    another --set or another version's preset, which would enter the table unnoticed) is a
+    CommandError. A folder with the same settings is read or resumed."""
+    try:
+        configs = [apply_overrides(get_preset(preset), list(overrides)) for _, preset, overrides in runs]
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
+    for (run_dir, _, _), expected in zip(runs, configs):
+        config = run_dir / "config.json"
+        if not config.exists():
+            continue
+        saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
+        differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
+                  if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]
+        if differ:
+            raise cli.CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
+                                   "remove it or choose another --out")
+    return configs
+
+
+def train_run(run_dir: Path, cfg: BILMConfig, data: str | None, device: str = "cpu",
+              keep_epochs: bool = False) -> None:
+    """Train the run in `run_dir`, or resume it where a killed study left it."""
+    print(f"training {run_dir}", flush=True)
+    fit(cfg, data, run_dir, resume=True, device=device, keep_epochs=keep_epochs or None, progress=False)
+
+
+def in_parallel(work: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
+    """[work(item) for item in items], `jobs` at a time in worker processes, each with CPUs / jobs
+    threads so they do not fight; in this process when jobs is 1. `work` must be a module-level
+    function (it is sent to the workers by name)."""
+    items = list(items)
+    if jobs == 1:
+        return [work(item) for item in items]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # a clean process: no inherited threads or locks
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
+                             initargs=(threads,)) as pool:
+        return list(pool.map(work, items))
