@@ -60,7 +60,6 @@ def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]]) -> list[BILMConf
 def train_run(run_dir: Path, cfg: BILMConfig, data: str | None, device: str = "cpu",
               keep_epochs: bool = False) -> None:
     """Train the run in `run_dir`, or resume it where a killed study left it."""
-    print(f"training {run_dir}", flush=True)
     fit(cfg, data, run_dir, resume=True, device=device, keep_epochs=keep_epochs or None, progress=False)
 
 

@@ -44,7 +44,8 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("seed", "seed preset (the notebook)", "seed"),
+    Variant("seed", "seed preset (the notebook's network, 4 subjects held out, best epoch)", "seed"),
+    Variant("notebook", "notebook preset (the notebook's protocol: all 21 subjects, last epoch)", "notebook"),
     Variant("default", "default preset", "default"),
     Variant("held-out", "default holding out 4 of the 21 training subjects for validation", "default",
             (common.HOLD_OUT,)),
