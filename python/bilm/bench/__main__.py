@@ -1,4 +1,4 @@
-"""python -m bilm.bench loader|train|scale [options]: run one benchmark and print its table."""
+"""python -m bilm.bench loader|train|scale|predict [options]: run one benchmark and print its table."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ BENCHMARKS = {
     "loader": "bilm.bench.loader",
     "train": "bilm.bench.train",
     "scale": "bilm.bench.scale",
+    "predict": "bilm.bench.predict",
 }
 
 
