@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from bilm.config import get_preset
+from bilm.config import BILMConfig, get_preset
 from bilm.losses import bilm_loss
-from bilm.model import BILMClassifier, BiomechanicalConstraintModule
+from bilm.model import BILMClassifier, BiomechanicalConstraintModule, kinematic_kwargs
 from bilm.window_features import RICH_QUANTILES, LogBandPower, rich_window_stats
 
 torch.set_num_threads(1)
@@ -228,13 +228,17 @@ def test_eval_mode_classifies_mu_as_the_notebook_network_would():
                                    reference.biomech_module.biomechanical_loss(z_sequence))
 
 
-@pytest.mark.parametrize("mode", ["noise", "temporal"])
+@pytest.mark.parametrize("mode", ["noise", "temporal", "kinematic"])
 def test_eval_mode_is_deterministic(mode):
-    model = BILMClassifier(*NOTEBOOK_ARGS, latent_sequence=mode).eval()
+    physics = {"biomech": kinematic_kwargs(BILMConfig())} if mode == "kinematic" else {}
+    model = BILMClassifier(*NOTEBOOK_ARGS, latent_sequence=mode, **physics).eval()
     x, _ = batch()
     with torch.no_grad():
         first, second = model.forward_all(x), model.forward_all(x)
-    for a, b in zip(first, second):
+    assert (first.kinematics is None) == (mode != "kinematic")
+    tensors = [(a, b) for a, b in zip(first, second) if isinstance(a, torch.Tensor)]
+    tensors += list(zip(first.kinematics or (), second.kinematics or ()))
+    for a, b in tensors:
         assert torch.equal(a, b)
 
 

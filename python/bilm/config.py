@@ -23,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-LATENT_SEQUENCE_MODES = ("noise", "temporal")
+LATENT_SEQUENCE_MODES = ("noise", "temporal", "kinematic")
 CLASSIFIER_INPUTS = ("z", "mu")
 WINDOW_STATS = ("none", "mean", "mean_std", "rich", "spectral")
 OPTIMIZERS = ("adam", "adamw")
@@ -53,7 +53,8 @@ class BILMConfig:
     classifier_input: str = "z"  # "z" (notebook) or "mu"
     window_stats: str = "none"  # statistics beside the latent at the classifier: see WINDOW_STATS
     pooled_features: bool = False  # the time-averaged encoder features beside the latent
-    latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook) or "temporal"
+    through_latent: bool = False  # the statistics and pooled features feed the latent, not the classifier
+    latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook), "temporal", "kinematic"
     noise_steps: int = 10
     noise_scale: float = 0.1
     ensemble: int = 1  # networks trained side by side, their probabilities averaged
@@ -104,6 +105,8 @@ class BILMConfig:
     gravity_frame: bool = False  # four channels of the motion along and across gravity
     accel_triple: int = 2  # the xyz triple of the accelerometer with gravity (UCI HAR: total_acc)
     gyro_triple: int = 1  # the xyz triple of the gyroscope (UCI HAR: body_gyro)
+    sampling_rate: float = 50.0  # Hz, of the data (the kinematic latent's time step)
+    gravity: float = 1.0  # what the accelerometer reads upward at rest (1: g; 9.80665: m/s^2; -1: iOS)
 
     seed: int = 0
 
@@ -142,6 +145,10 @@ class BILMConfig:
             raise ValueError(f"config field val_subjects must be >= 0, got {self.val_subjects}")
         if self.val_subjects == 0:
             _check_without_validation(self)
+        if not self.sampling_rate > 0:
+            raise ValueError(f"config field sampling_rate must be > 0, got {self.sampling_rate}")
+        if self.gravity == 0:
+            raise ValueError("config field gravity must not be 0: it is what the accelerometer reads upward at rest")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"config field val_fraction must be in (0, 1), got {self.val_fraction}")
         for name in ("angle_min", "angle_max"):

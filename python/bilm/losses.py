@@ -21,6 +21,7 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     from bilm.config import BILMConfig
+    from bilm.kinematics import KinematicConstraintModule
     from bilm.model import BiomechanicalConstraintModule, BILMOutput
 
 
@@ -39,7 +40,8 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / mu.size(0)
 
 
-def bilm_loss(out: BILMOutput, x: Tensor, y: Tensor, biomech_module: BiomechanicalConstraintModule,
+def bilm_loss(out: BILMOutput, x: Tensor, y: Tensor,
+              biomech_module: BiomechanicalConstraintModule | KinematicConstraintModule,
               cfg: BILMConfig) -> LossTerms:
     """The total loss of one batch and its terms.
 
@@ -53,6 +55,11 @@ def bilm_loss(out: BILMOutput, x: Tensor, y: Tensor, biomech_module: Biomechanic
         raise ValueError("w_recon > 0 but the model has no decoder (built with reconstruct=False)")
     recon = F.mse_loss(out.x_recon, x) if cfg.w_recon else zero
     kl = kl_divergence(out.mu, out.logvar) if cfg.w_kl else zero
-    biomech = biomech_module.biomechanical_loss(out.z_sequence) if cfg.w_biomech else zero
+    if not cfg.w_biomech:
+        biomech = zero
+    elif out.kinematics is not None:  # the kinematic latent is checked against the measured signals
+        biomech = biomech_module.biomechanical_loss(out.kinematics, x)
+    else:
+        biomech = biomech_module.biomechanical_loss(out.z_sequence)
     total = cfg.w_ce * ce + cfg.w_recon * recon + cfg.w_kl * kl + cfg.w_biomech * biomech
     return LossTerms(total, ce, recon, kl, biomech)

@@ -43,12 +43,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bilm.config import CLASSIFIER_INPUTS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
+from bilm.kinematics import KinematicConstraintModule, KinematicState
 from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, rich_window_stats
 
 # Three max-pools halve the time axis three times: one step of the encoder's last feature map
 # stands for 2**3 = 8 input samples (0.16 s at UCI HAR's 50 Hz).
 NUM_POOLS = 3
 STEP = 2**NUM_POOLS
+# The KinematicConstraintModule keywords that BILMConfig holds under the same names.
+KINEMATIC_FIELDS = (
+    "accel_triple", "gyro_triple", "sampling_rate", "gravity", "velocity_limit", "acceleration_limit",
+    "w_velocity_consistency", "w_accel_consistency", "w_velocity_violation", "w_accel_violation", "w_smoothness",
+)
 # The BiomechanicalConstraintModule keywords that BILMConfig holds under the same names.
 BIOMECH_FIELDS = (
     "angle_min", "angle_max", "velocity_limit", "acceleration_limit",
@@ -72,7 +78,7 @@ class Encoder(nn.Module):
     """
 
     def __init__(self, input_channels: int, hidden_dim: int, latent_dim: int, seq_length: int,
-                 *, base_channels: int = 32, kernel_size: int = 5, dropout: float = 0.3):
+                 *, base_channels: int = 32, kernel_size: int = 5, dropout: float = 0.3, extra_inputs: int = 0):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd so padding keeps the length, got {kernel_size}")
@@ -90,8 +96,9 @@ class Encoder(nn.Module):
         self.input_channels = input_channels
         self.seq_length = seq_length
         self.pooled_length = pooled_length(seq_length)
-        self.fc_mu = nn.Linear(c3 * self.pooled_length, latent_dim)
-        self.fc_logvar = nn.Linear(c3 * self.pooled_length, latent_dim)
+        # extra_inputs: a summary of the window beside the feature map (through_latent)
+        self.fc_mu = nn.Linear(c3 * self.pooled_length + extra_inputs, latent_dim)
+        self.fc_logvar = nn.Linear(c3 * self.pooled_length + extra_inputs, latent_dim)
 
         self.dropout = nn.Dropout(dropout)
 
@@ -114,9 +121,11 @@ class Encoder(nn.Module):
             x = self.pool(torch.relu(bn(conv(x))))
         return x
 
-    def head(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        """Feature map -> (mu, logvar), each (B, latent_dim)."""
+    def head(self, features: Tensor, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Feature map (and the extra inputs, if any) -> (mu, logvar), each (B, latent_dim)."""
         h = self.dropout(features.flatten(1))
+        if extra is not None:  # a few strong summary features: dropping them out would hide them
+            h = torch.cat([h, extra], dim=1)
         return self.fc_mu(h), self.fc_logvar(h)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -297,6 +306,11 @@ def _per_joint(name: str, value: float | Sequence[float], num_joints: int) -> Te
     return limits
 
 
+def kinematic_kwargs(cfg: BILMConfig) -> dict[str, Any]:
+    """The KinematicConstraintModule keywords that `cfg` sets."""
+    return {name: getattr(cfg, name) for name in KINEMATIC_FIELDS}
+
+
 class BILMOutput(NamedTuple):
     """Everything one forward pass computes; `BILMClassifier.forward` returns the first five."""
 
@@ -306,6 +320,7 @@ class BILMOutput(NamedTuple):
     logvar: Tensor  # (B, latent_dim)
     z: Tensor  # (B, latent_dim): sampled in training mode, mu in eval mode
     z_sequence: Tensor  # (B, T', latent_dim): the biomechanical loss's input
+    kinematics: KinematicState | None = None  # latent_sequence="kinematic": the decoded motion
 
 
 class BILMClassifier(nn.Module):
@@ -330,6 +345,9 @@ class BILMClassifier(nn.Module):
         velocity is in rad per 0.16 s and the acceleration in rad per (0.16 s)^2, and the
         smoothness and limit terms act on the motion actually recorded in the window.
         Needs ceil(L / 8) >= 3 steps (L >= 17).
+      - "kinematic": the temporal sequence decoded into the sensor's motion, sample by
+        sample, and checked against the gyroscope and accelerometer it would produce
+        (`bilm.kinematics`); the biomechanical module is then a KinematicConstraintModule.
     * window_stats: "none" (notebook) or "mean" / "mean_std": the per-channel mean (and
       standard deviation) over time of the input window x, as the model receives it (so
       standardised if the data is), concatenated after the latent (mu or z) at the
@@ -345,6 +363,9 @@ class BILMClassifier(nn.Module):
       (4 * base_channels inputs): how strongly each learned pattern occurs anywhere in the
       window, which the latent (a linear map of the flattened, position-bound map) does not
       single out. Like window_stats, it bypasses the VAE bottleneck into the classifier only.
+    * through_latent: the window statistics and pooled features feed the latent's head
+      (beside the flattened feature map) instead of the classifier, which then reads the
+      latent alone: everything it uses passes through the latent.
     * reconstruct=False drops the decoder (x_recon is None): a plain classifier on the same
       encoder, for ablations without the reconstruction and KL terms.
     * biomech: keywords of BiomechanicalConstraintModule (limits, term weights).
@@ -354,8 +375,8 @@ class BILMClassifier(nn.Module):
                  seq_length: int, num_joints: int = 32, *, dropout: float = 0.3,
                  base_channels: int = 32, kernel_size: int = 5, classifier_input: str = "z",
                  latent_sequence: str = "noise", noise_steps: int = 10, noise_scale: float = 0.1,
-                 window_stats: str = "none", pooled_features: bool = False, reconstruct: bool = True,
-                 biomech: Mapping[str, Any] | None = None):
+                 window_stats: str = "none", pooled_features: bool = False, through_latent: bool = False,
+                 reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
         super().__init__()
         if window_stats not in WINDOW_STATS:
             raise ValueError(f"window_stats must be one of {WINDOW_STATS}, got {window_stats!r}")
@@ -363,26 +384,32 @@ class BILMClassifier(nn.Module):
             raise ValueError(f"classifier_input must be one of {CLASSIFIER_INPUTS}, got {classifier_input!r}")
         if latent_sequence not in LATENT_SEQUENCE_MODES:
             raise ValueError(f"latent_sequence must be one of {LATENT_SEQUENCE_MODES}, got {latent_sequence!r}")
-        if latent_sequence == "temporal" and pooled_length(seq_length) < 3:
-            raise ValueError(f"latent_sequence='temporal' needs seq_length >= {2 * STEP + 1} "
+        if latent_sequence != "noise" and pooled_length(seq_length) < 3:
+            raise ValueError(f"latent_sequence={latent_sequence!r} needs seq_length >= {2 * STEP + 1} "
                              f"(3 steps of {STEP} samples), got {seq_length}")
         if latent_sequence == "noise" and noise_steps < 3:
             raise ValueError(f"noise_steps must be >= 3 (acceleration needs 3 steps), got {noise_steps}")
 
-        # Built in the notebook's order, so that the same seed initialises the same weights.
-        self.encoder = Encoder(input_channels, hidden_dim, latent_dim, seq_length,
-                               base_channels=base_channels, kernel_size=kernel_size, dropout=dropout)
-        self.decoder = (Decoder(latent_dim, hidden_dim, input_channels, seq_length, base_channels=base_channels)
-                        if reconstruct else None)
-        self.biomech_module = BiomechanicalConstraintModule(latent_dim, num_joints=num_joints, **(biomech or {}))
-
-        # Classifier on latent space (plus, opt-in, the window's per-channel statistics)
+        # The window's summary (opt-in): its per-channel statistics and the pooled features.
         self.window_stats = window_stats
         rich = window_stats in ("rich", "spectral")
         num_stats = {"none": 0, "mean": 1, "mean_std": 2, "rich": len(RICH_QUANTILES) + 5,
                      "spectral": len(RICH_QUANTILES) + 5 + LogBandPower.bands}[window_stats]
         num_stats *= input_channels
         num_pooled = 4 * base_channels if pooled_features else 0
+        num_summary = num_stats + num_pooled
+
+        # Built in the notebook's order, so that the same seed initialises the same weights.
+        self.encoder = Encoder(input_channels, hidden_dim, latent_dim, seq_length,
+                               base_channels=base_channels, kernel_size=kernel_size, dropout=dropout,
+                               extra_inputs=num_summary if through_latent else 0)
+        self.decoder = (Decoder(latent_dim, hidden_dim, input_channels, seq_length, base_channels=base_channels)
+                        if reconstruct else None)
+        if latent_sequence == "kinematic":
+            self.biomech_module = KinematicConstraintModule(latent_dim, seq_length, STEP, input_channels,
+                                                            **(biomech or {}))
+        else:
+            self.biomech_module = BiomechanicalConstraintModule(latent_dim, num_joints=num_joints, **(biomech or {}))
         # The rich statistics differ in scale (a min or max is several stds out): a batch norm
         # brings each to unit scale before it meets the latent.
         self.stats_norm = StatsNorm(num_stats) if rich else None
@@ -390,7 +417,7 @@ class BILMClassifier(nn.Module):
         self.register_buffer("rich_quantiles", torch.tensor(RICH_QUANTILES) if rich else None, persistent=False)
         self.band_power = LogBandPower(seq_length) if window_stats == "spectral" else None
         self.classifier = nn.Sequential(
-            nn.Linear(latent_dim + num_stats + num_pooled, hidden_dim),
+            nn.Linear(latent_dim + (0 if through_latent else num_summary), hidden_dim),
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(hidden_dim, hidden_dim // 2),
@@ -400,9 +427,10 @@ class BILMClassifier(nn.Module):
         )
 
         self.temporal_proj = (nn.Conv1d(4 * base_channels, latent_dim, kernel_size=1)
-                              if latent_sequence == "temporal" else None)
+                              if latent_sequence != "noise" else None)
         self.classifier_input = classifier_input
         self.pooled_features = pooled_features
+        self.through_latent = through_latent
         self.latent_sequence = latent_sequence
         self.noise_steps = noise_steps
         self.noise_scale = noise_scale
@@ -419,9 +447,10 @@ class BILMClassifier(nn.Module):
             kernel_size=cfg.kernel_size, classifier_input=cfg.classifier_input,
             latent_sequence=cfg.latent_sequence, noise_steps=cfg.noise_steps,
             noise_scale=cfg.noise_scale, window_stats=cfg.window_stats,
-            pooled_features=cfg.pooled_features,
+            pooled_features=cfg.pooled_features, through_latent=cfg.through_latent,
             reconstruct=cfg.w_recon != 0 or cfg.w_kl != 0,
-            biomech=BiomechanicalConstraintModule.config_kwargs(cfg),
+            biomech=(kinematic_kwargs(cfg) if cfg.latent_sequence == "kinematic"
+                     else BiomechanicalConstraintModule.config_kwargs(cfg)),
         )
 
     def reparameterize(self, mu: Tensor, logvar: Tensor) -> Tensor:
@@ -437,20 +466,26 @@ class BILMClassifier(nn.Module):
         notebook's order: encoder dropout, z, classifier dropout, then the noise sequence.
         """
         features = self.encoder.features(x)
-        mu, logvar = self.encoder.head(features)
+        # The window's summary, if any, joins the latent's head or the classifier's input.
+        through = self._window_summary(x, features) if self.through_latent else None
+        mu, logvar = self.encoder.head(features, through)
         z = self.reparameterize(mu, logvar) if self.training else mu
         x_recon = self.decoder(z) if self.decoder is not None else None
         latent = mu if self.classifier_input == "mu" else z
-        logits = self.classifier(self._classifier_input(latent, x, features))
-        return BILMOutput(logits, x_recon, mu, logvar, z, self._latent_sequence(z, features))
+        around = None if self.through_latent else self._window_summary(x, features)
+        logits = self.classifier(latent if around is None else torch.cat([latent, around], dim=1))
+        z_sequence = self._latent_sequence(z, features)
+        kinematics = (self.biomech_module.head(z_sequence, z)
+                      if isinstance(self.biomech_module, KinematicConstraintModule) else None)
+        return BILMOutput(logits, x_recon, mu, logvar, z, z_sequence, kinematics)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor, Tensor, Tensor]:
         """(logits, x_recon, mu, logvar, z), as the notebook; see `forward_all`."""
         return self.forward_all(x)[:5]
 
-    def _classifier_input(self, latent: Tensor, x: Tensor, features: Tensor) -> Tensor:
-        """The latent, then (opt-in) x's per-channel statistics and the time-averaged features."""
-        parts = [latent]
+    def _window_summary(self, x: Tensor, features: Tensor) -> Tensor | None:
+        """(opt-in) x's per-channel statistics and the time-averaged features, or None."""
+        parts = []
         if self.stats_norm is not None:  # "rich" or "spectral"
             stats = rich_window_stats(x, self.rich_quantiles)
             if self.band_power is not None:
@@ -462,7 +497,7 @@ class BILMClassifier(nn.Module):
                 parts.append(x.std(dim=-1))
         if self.pooled_features:
             parts.append(features.mean(dim=-1))
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=1) if parts else None
 
     def _latent_sequence(self, z: Tensor, features: Tensor) -> Tensor:
         """(B, T', latent_dim) per the latent_sequence mode (see the class docstring)."""

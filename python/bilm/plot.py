@@ -9,6 +9,9 @@ A run that trained an ensemble has one latent per network: --member picks which 
 
 joints.png: the virtual joint angles (radians) the biomechanical module reads from the
 latent, for the joints that vary most across the split, the same joints in every panel.
+  - latent_sequence="kinematic": the sensor's roll and pitch in degrees over the window,
+    sample by sample (the sway of standing, the swing of each step), and posture.png: each
+    activity's spread of the mean roll and pitch (how sitting differs from standing).
   - latent_sequence="temporal": one panel per activity, the angles of --per-class windows
     over time (one latent per step of seq_length / steps samples, at --hz).
   - latent_sequence="noise" (the notebook's): the sequence is mu repeated with noise, its
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -34,10 +38,12 @@ from sklearn.manifold import TSNE
 from bilm import checkpoint, cli
 from bilm.scoring import load_split
 from bilm.inference import LoadedClassifier
+from bilm.kinematics import gravity_direction
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE"}  # --method: the name in the title
 SHOWN_JOINTS = 4  # more lines per panel stop being readable
 SEED = 0  # the same run gives the same pictures
+TILT = ("roll", "pitch")
 NOISE_NOTE = ("latent_sequence='noise': the latent sequence has no meaning in time, so joints.png "
               "shows the joint angles of mu per activity (box plots) instead of trajectories")
 
@@ -45,16 +51,26 @@ NOISE_NOTE = ("latent_sequence='noise': the latent sequence has no meaning in ti
 @torch.inference_mode()
 def latents(classifier: LoadedClassifier, X: np.ndarray, member: int = 0,
             batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """mu (N, latent_dim) and the joint angles of z_sequence (N, T', num_joints) of raw windows X,
-    as the ensemble's network number `member` (0-based) computes them."""
+    """mu (N, latent_dim) and what the latent sequence means over time, of raw windows X, as the
+    ensemble's network number `member` (0-based) computes them: the joint angles (N, T',
+    num_joints) in radians, or for the kinematic latent the tilt (N, T, 2): the roll and
+    pitch of the sensor in degrees, sample by sample."""
     model = classifier.module.model.members[member]
     mus, angles = [], []
     for i in range(0, len(X), batch_size):
         x = torch.as_tensor(X[i:i + batch_size], dtype=torch.float32, device=classifier.device)
         out = model.forward_all(classifier.module.model_input(x))
         mus.append(out.mu.cpu())
-        angles.append(model.biomech_module.compute_joint_angles(out.z_sequence).cpu())
+        angles.append(tilt_deg(gravity_direction(out.kinematics)) if out.kinematics is not None
+                      else model.biomech_module.compute_joint_angles(out.z_sequence).cpu())
     return torch.cat(mus).numpy(), torch.cat(angles).numpy()
+
+
+def tilt_deg(up: Tensor) -> Tensor:
+    """Roll and pitch in degrees (..., 2) of a sensor whose frame sees the world's up as `up`
+    (..., 3): the tilt an accelerometer at rest shows (roll about x, pitch about y)."""
+    x, y, z = up.cpu().unbind(-1)
+    return torch.rad2deg(torch.stack([torch.atan2(y, z), torch.atan2(-x, torch.hypot(y, z))], dim=-1))
 
 
 def project(mu: np.ndarray, method: str) -> tuple[np.ndarray, tuple[str, str]]:
@@ -90,7 +106,7 @@ def step_seconds(seq_length: int, steps: int, hz: float) -> float:
     return seq_length / steps / hz
 
 
-def class_panels(classes: Sequence[str], title: str) -> tuple[Figure, list[Axes]]:
+def class_panels(classes: Sequence[str], title: str, ylabel: str = "joint angle (rad)") -> tuple[Figure, list[Axes]]:
     """A figure with one panel per activity on shared axes, so the panels compare at a glance."""
     ncols = min(3, len(classes))
     nrows = -(-len(classes) // ncols)
@@ -99,16 +115,18 @@ def class_panels(classes: Sequence[str], title: str) -> tuple[Figure, list[Axes]
     for ax in axes[len(classes):]:
         ax.set_axis_off()
     fig.suptitle(title)
-    fig.supylabel("joint angle (rad)")
+    fig.supylabel(ylabel)
     return fig, list(axes[:len(classes)])
 
 
 def trajectory_figure(angles: np.ndarray, y: np.ndarray, classes: Sequence[str], joints: np.ndarray,
-                      per_class: int, seconds: float) -> Figure:
-    """angles (N, T', num_joints): per activity, per_class windows' angles of `joints` over time."""
+                      per_class: int, seconds: float, names: Sequence[str] | None = None,
+                      what: str = "virtual joint angles", ylabel: str = "joint angle (rad)") -> Figure:
+    """angles (N, T', K): per activity, per_class windows' values of the columns `joints` over time."""
     rng = np.random.default_rng(SEED)
+    names = names or [f"joint {j}" for j in joints]
     times = (np.arange(angles.shape[1]) + 0.5) * seconds  # the middle of each step
-    fig, axes = class_panels(classes, f"virtual joint angles over the window, {per_class} windows per activity")
+    fig, axes = class_panels(classes, f"{what} over the window, {per_class} windows per activity", ylabel)
     for k, (ax, name) in enumerate(zip(axes, classes)):
         members = np.flatnonzero(y == k)
         windows = rng.choice(members, size=min(per_class, len(members)), replace=False)
@@ -118,15 +136,18 @@ def trajectory_figure(angles: np.ndarray, y: np.ndarray, classes: Sequence[str],
         ax.grid(alpha=0.3)
     axes[0].set_xlim(0, len(times) * seconds)  # the whole window (the panels share x)
     fig.supxlabel(f"time in the window (s); one step = {seconds:.3g} s")
-    fig.legend(handles=[Line2D([], [], color=f"C{c}", label=f"joint {j}") for c, j in enumerate(joints)],
+    fig.legend(handles=[Line2D([], [], color=f"C{c}", label=name) for c, name in enumerate(names)],
                loc="outside right upper")
     return fig
 
 
-def posture_figure(angles: np.ndarray, y: np.ndarray, classes: Sequence[str], joints: np.ndarray) -> Figure:
-    """angles (N, num_joints) of mu: per activity, the spread of `joints` over its windows."""
-    fig, axes = class_panels(classes, "joint angles of mu per activity (latent_sequence='noise': "
-                                      "no time axis, the sequence is mu repeated)")
+def posture_figure(angles: np.ndarray, y: np.ndarray, classes: Sequence[str], joints: np.ndarray,
+                   names: Sequence[str] | None = None,
+                   title: str = "joint angles of mu per activity (latent_sequence='noise': no time axis, "
+                                "the sequence is mu repeated)", ylabel: str = "joint angle (rad)") -> Figure:
+    """angles (N, K): per activity, the spread of the columns `joints` over its windows."""
+    names = names or [f"joint {j}" for j in joints]
+    fig, axes = class_panels(classes, title, ylabel)
     for k, (ax, name) in enumerate(zip(axes, classes)):
         members = angles[y == k][:, joints]
         if len(members):  # boxplot of no data warns and draws nothing
@@ -134,13 +155,16 @@ def posture_figure(angles: np.ndarray, y: np.ndarray, classes: Sequence[str], jo
         ax.set_title(f"{name} ({len(members)} windows)")
         ax.grid(alpha=0.3, axis="y")
     # Once for the shared axis: boxplot's own ticks would add a copy per panel.
-    axes[0].set_xticks(range(1, len(joints) + 1), [f"joint {j}" for j in joints])
+    axes[0].set_xticks(range(1, len(joints) + 1), names)
     axes[0].set_xlim(0.5, len(joints) + 0.5)
     return fig
 
 
 def joints_figure(classifier: LoadedClassifier, angles: np.ndarray, y: np.ndarray,
                   args: argparse.Namespace) -> Figure:
+    if classifier.config.latent_sequence == "kinematic":  # the sway and gait in the sensor's tilt
+        return trajectory_figure(angles, y, classifier.classes, np.arange(2), args.per_class, 1 / args.hz,
+                                 TILT, "the sensor's tilt", "degrees")
     if classifier.config.latent_sequence == "noise":
         print(f"bilm-plot: note: {NOISE_NOTE}", file=sys.stderr)
         posture = angles[:, 0]  # in eval mode every step of the noise sequence is mu itself
@@ -191,6 +215,9 @@ def plot(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     figures = {"latent.png": latent_figure(xy, y[shown], classifier.classes, axis_labels, title),
                "joints.png": joints_figure(classifier, angles, y, args)}
+    if classifier.config.latent_sequence == "kinematic":  # the posture each activity is told by
+        figures["posture.png"] = posture_figure(angles.mean(axis=1), y, classifier.classes, np.arange(2), TILT,
+                                                "the sensor's mean tilt over each window, per activity", "degrees")
     for name, fig in figures.items():
         fig.savefig(out / name, dpi=120)
         print(out / name)

@@ -9,19 +9,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from scipy.ndimage import uniform_filter1d
+
 from bilm import cli
 from bilm.data import HARData
 from bilm.inference import LoadedClassifier, load_classifier
+from bilm.kinematics import KinematicConstraintModule, angle_deg, gravity_direction, measure, r2
 from bilm.metrics import classification_report
 from bilm.rundir import RunDir
 
 
 def report(classifier: LoadedClassifier, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """report.json's content for windows X with labels y: best_epoch, test_accuracy,
-    test_macro_f1, per_class, confusion_matrix (rows = true class), classes, n_test."""
+    test_macro_f1, per_class, confusion_matrix (rows = true class), classes, n_test, and for
+    a model with the kinematic latent, `physics` (see physics_report)."""
     predicted = classifier.probabilities(X).argmax(axis=1)
     metrics = classification_report(y, predicted, classifier.classes)
-    return {
+    physics = {"physics": physics_report(classifier, X)} if classifier.config.latent_sequence == "kinematic" else {}
+    return physics | {
         "best_epoch": classifier.epoch,
         "test_accuracy": metrics["accuracy"],
         "test_macro_f1": metrics["macro_f1"],
@@ -57,3 +62,30 @@ def load_split(checkpoint_path: str, data_path: str | None, split: str,
     except ValueError as e:
         raise ValueError(f"data {data.source}: {e}") from None
     return classifier, data, X, y
+
+
+@torch.inference_mode()
+def physics_report(classifier: LoadedClassifier, X: np.ndarray, batch_size: int = 512) -> dict[str, float]:
+    """How well the kinematic latent's motion explains the sensors of raw windows X (N, C, T),
+    through the first network of the model: gyro_r2 and accel_r2 (R^2 of the predicted against
+    the measured gyroscope and accelerometer, axes pooled) and gravity_angle_deg_median (the
+    median angle between the predicted gravity reading and the measured accelerometer, both
+    averaged over 1 s about each sample, so that the walking's linear acceleration averages out)."""
+    network = classifier.module.model.members[0]
+    constraint: KinematicConstraintModule = network.biomech_module
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"gyro": [], "accel": [], "gravity": []}
+    second = max(1, round(classifier.config.sampling_rate))
+    for i in range(0, len(X), batch_size):
+        x = classifier.module.model_input(torch.as_tensor(X[i:i + batch_size], device=classifier.device))
+        state = network.forward_all(x).kinematics
+        gyro, accel = measure(state, constraint.dt, constraint.gravity)
+        gyro_measured, accel_measured = constraint.measured(x)
+        between = (gyro_measured[:, :-1] + gyro_measured[:, 1:]) / 2
+        reading = (constraint.gravity * gravity_direction(state)).cpu().numpy()
+        pairs["gyro"].append((gyro.cpu().numpy(), between.cpu().numpy()))
+        pairs["accel"].append((accel.cpu().numpy(), accel_measured.cpu().numpy()))
+        pairs["gravity"].append(tuple(uniform_filter1d(a, second, axis=1, mode="nearest")
+                                      for a in (reading, accel_measured.cpu().numpy())))
+    flat = {k: [np.concatenate([p[j] for p in v]).reshape(-1, 3) for j in (0, 1)] for k, v in pairs.items()}
+    return {"gyro_r2": r2(*flat["gyro"]), "accel_r2": r2(*flat["accel"]),
+            "gravity_angle_deg_median": float(np.median(angle_deg(*flat["gravity"])))}

@@ -35,6 +35,7 @@ from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, get_preset
 from bilm.data import HARData
 from bilm.distributed import World
 from bilm.inference import load_classifier
+from bilm.kinematics import KinematicConstraintModule
 from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, epoch_order, evaluate,
                        recalibrate_batch_norm, steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
@@ -173,6 +174,9 @@ class Trainer:
         self.amp = autocast(device, options["amp"] is not False)  # bf16 on CUDA unless turned off
         torch.manual_seed(cfg.seed)
         self.model = BILMEnsemble.from_config(cfg).to(device)
+        for member in self.model.members:  # a kinematic latent reads the sensors in raw units
+            if isinstance(member.biomech_module, KinematicConstraintModule):
+                member.biomech_module.set_input_scale(self.standardize.mean, self.standardize.std)
         self.step_module = distributed.wrap(Objective(self.model, cfg), world, device)
         if options["compile"]:
             self.step_module = torch.compile(self.step_module)
