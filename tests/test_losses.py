@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from bilm.config import get_preset
@@ -164,3 +165,13 @@ def test_reconstruction_weight_without_a_decoder_is_an_error():
     cfg = dataclasses.replace(get_preset("seed"), num_classes=2)
     with pytest.raises(ValueError, match="no decoder"):
         bilm_loss(_output(None), torch.zeros(1, 1, 4), torch.tensor([1]), _FixedBiomech(0.0), cfg)
+
+
+def test_windows_without_labels_add_nothing_to_the_cross_entropy():
+    cfg = dataclasses.replace(get_preset("seed"), num_classes=2, label_subjects=1, w_recon=0.0, w_kl=0.0,
+                              w_biomech=0.0)
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.5], [-3.0, 3.0]])
+    out = BILMOutput(logits, None, torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 3, 2))
+    some = bilm_loss(out, torch.zeros(3, 1, 4), torch.tensor([0, -1, 1]), None, cfg).ce
+    torch.testing.assert_close(some, F.cross_entropy(logits[[0, 2]], torch.tensor([0, 1])))
+    assert bilm_loss(out, torch.zeros(3, 1, 4), torch.tensor([-1, -1, -1]), None, cfg).ce == 0

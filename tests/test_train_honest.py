@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from test_train_fixtures import make_dataset, metrics_rows, train_tiny, without_timings
 from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
@@ -60,6 +61,21 @@ def test_train_subjects_are_nested_and_leave_validation_alone():
     for n in (5, 9):
         split = validation_split(y, subjects, BILMConfig(val_subjects=4, train_subjects=n, seed=3))
         assert split.val.tolist() == full.val.tolist()
+
+
+def test_label_subjects_keep_the_labels_of_the_subjects_train_subjects_would_train_on():
+    subjects = np.repeat(np.arange(1, 22), 10)
+    y = np.tile(np.arange(5), 42)
+    refit = {"val_subjects": 0, "select_epoch": "last", "seed": 3}
+    split = validation_split(y, subjects, BILMConfig(label_subjects=4, **refit))
+    labelled = set(subjects[np.setdiff1d(split.train, split.unlabeled)])
+    assert len(split.train) == 210 and len(split.unlabeled) == 170
+    assert labelled == set(subjects[validation_split(y, subjects, BILMConfig(train_subjects=4, **refit)).train])
+    assert "(170 of them without their labels)" in split.describe()
+    with pytest.raises(ValueError, match="label_subjects=22 but only 21 subjects"):
+        validation_split(y, subjects, BILMConfig(label_subjects=22, **refit))
+    with pytest.raises(ValueError, match="label_subjects=4 needs subject ids"):
+        validation_split(y, None, BILMConfig(label_subjects=4, **refit))
 
 
 def test_without_subjects_the_split_is_stratified():

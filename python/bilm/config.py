@@ -97,6 +97,7 @@ class BILMConfig:
     standardize: bool = False  # per channel, fitted on the training part only
     val_subjects: int = 4  # training subjects held out for validation; 0: none (a refit)
     train_subjects: int = 0  # train on only this many of the rest (learning curves); 0: all
+    label_subjects: int = 0  # keep the labels of only this many of them, the rest unlabeled; 0: all
     val_fraction: float = 0.2  # the stratified split of data without subjects
     augment_jitter: float = 0.0
     augment_scale: float = 0.0
@@ -133,7 +134,7 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "train_subjects",
+                     "augment_rotation_deg", "augment_shift", "train_subjects", "label_subjects",
                      "accel_triple", "gyro_triple", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")

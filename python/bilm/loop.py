@@ -89,16 +89,23 @@ class EpochTotals:
     count: Tensor
     first_bad_step: Tensor  # the first step whose loss was not finite, -1 if none
     seconds: float = 0.0  # wall time of the steps so far
+    labelled: Tensor | None = None  # windows with a label (label_subjects); None: every window
 
     @classmethod
     def zeros(cls, device: torch.device) -> EpochTotals:
         z = torch.zeros((), device=device)  # float32: MPS has no float64
-        return cls(z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.int64, device=device))
+        return cls(z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.int64, device=device),
+                   labelled=z.clone())
+
+    @property
+    def accuracy(self) -> Tensor:
+        return self.correct / self.labelled.clamp_min(1)
 
     def add(self, step: int, loss: Tensor, logits: Tensor, y: Tensor) -> None:
         n = y.shape[0]
         self.loss += loss.float() * n
-        self.correct += (logits.argmax(dim=1) == y).sum()
+        self.correct += (logits.argmax(dim=1) == y).sum()  # a window without its label (-1) is never right
+        self.labelled += (y >= 0).sum()
         self.count += n
         bad = ~torch.isfinite(loss) & (self.first_bad_step < 0)
         self.first_bad_step = torch.where(bad, step, self.first_bad_step)
@@ -106,19 +113,23 @@ class EpochTotals:
     def reduced(self, world: World) -> EpochTotals:
         """The totals of all ranks: the sums added up, the earliest bad step. Reading the
         result waits for the device, so call it at checkpoints and epoch ends only."""
-        sums = all_reduce(torch.stack([self.loss, self.correct, self.count]), world)
+        loss, correct, count, labelled = all_reduce(torch.stack([self.loss, self.correct, self.count,
+                                                                 self.labelled]), world)
         never = torch.iinfo(torch.int64).max
         bad = all_reduce(torch.where(self.first_bad_step < 0, never, self.first_bad_step), world, "min")
-        return EpochTotals(*sums, torch.where(bad == never, -1, bad), self.seconds)
+        return EpochTotals(loss, correct, count, torch.where(bad == never, -1, bad), self.seconds, labelled)
 
     def state_dict(self) -> dict[str, Tensor | float]:
         return {"loss": self.loss.cpu(), "correct": self.correct.cpu(), "count": self.count.cpu(),
-                "first_bad_step": self.first_bad_step.cpu(), "seconds": self.seconds}
+                "labelled": self.labelled.cpu(), "first_bad_step": self.first_bad_step.cpu(),
+                "seconds": self.seconds}
 
     @classmethod
     def from_state(cls, state: dict, device: torch.device) -> EpochTotals:
+        # A last.pt of an earlier version has no "labelled": every window had its label then.
+        labelled = state.get("labelled", state["count"])
         return cls(*(state[k].to(device) for k in ("loss", "correct", "count", "first_bad_step")),
-                   seconds=float(state["seconds"]))
+                   seconds=float(state["seconds"]), labelled=labelled.to(device))
 
 
 @dataclass(frozen=True)

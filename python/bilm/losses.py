@@ -50,7 +50,13 @@ def bilm_loss(out: BILMOutput, x: Tensor, y: Tensor,
     computed, and reported as 0.
     """
     zero = out.logits.new_zeros(())
-    ce = F.cross_entropy(out.logits, y, label_smoothing=cfg.label_smoothing) if cfg.w_ce else zero
+    if not cfg.w_ce:
+        ce = zero
+    elif cfg.label_subjects:  # windows without a label (y = -1) add nothing; a batch of none gives 0
+        each = F.cross_entropy(out.logits, y, ignore_index=-1, label_smoothing=cfg.label_smoothing, reduction="none")
+        ce = each.sum() / (y >= 0).sum().clamp_min(1)
+    else:
+        ce = F.cross_entropy(out.logits, y, label_smoothing=cfg.label_smoothing)
     if cfg.w_recon and out.x_recon is None:
         raise ValueError("w_recon > 0 but the model has no decoder (built with reconstruct=False)")
     recon = F.mse_loss(out.x_recon, x) if cfg.w_recon else zero

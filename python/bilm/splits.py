@@ -9,7 +9,7 @@ is held out: the final refit on every training subject once a study has fixed th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -22,23 +22,27 @@ class Split:
     train: np.ndarray  # int64 indices into the training data
     val: np.ndarray
     val_subjects: tuple[int, ...] | None  # None for a stratified split, () for none held out
+    unlabeled: np.ndarray = field(default_factory=lambda: np.arange(0))  # of `train`: used without their labels
 
     def describe(self) -> str:
+        unlabeled = f" ({len(self.unlabeled)} of them without their labels)" if len(self.unlabeled) else ""
         if not len(self.val):
-            return f"{len(self.train)} windows for training, none held out for validation"
+            return f"{len(self.train)} windows for training{unlabeled}, none held out for validation"
         held = (f"subjects {', '.join(map(str, self.val_subjects))}" if self.val_subjects is not None
                 else "a stratified sample")
-        return f"{len(self.train)} windows for training, {len(self.val)} for validation ({held})"
+        return f"{len(self.train)} windows for training{unlabeled}, {len(self.val)} for validation ({held})"
 
 
 def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig) -> Split:
     """Hold out cfg.val_subjects subjects chosen by cfg.seed, or cfg.val_fraction of the windows;
-    nothing when cfg.val_subjects is 0. With cfg.train_subjects, train on only that many of the
+    nothing when cfg.val_subjects is 0. With cfg.label_subjects, keep the labels of only that many
+    of the training subjects; the other windows train without theirs. With cfg.train_subjects, train on only that many of the
     subjects left (for learning curves)."""
     if subjects is not None:
-        return _subject_split(subjects, cfg.val_subjects, cfg.train_subjects, cfg.seed)
-    if cfg.train_subjects:
-        raise ValueError(f"train_subjects={cfg.train_subjects} needs subject ids, and the data has none")
+        return _subject_split(subjects, cfg.val_subjects, cfg.train_subjects, cfg.label_subjects, cfg.seed)
+    for name in ("train_subjects", "label_subjects"):
+        if getattr(cfg, name):
+            raise ValueError(f"{name}={getattr(cfg, name)} needs subject ids, and the data has none")
     if cfg.val_subjects == 0:
         return Split(np.arange(len(y)), np.arange(0), ())
     try:
@@ -49,17 +53,22 @@ def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig
     return Split(np.sort(train), np.sort(val), None)
 
 
-def _subject_split(subjects: np.ndarray, n_val: int, n_train: int, seed: int) -> Split:
+def _subject_split(subjects: np.ndarray, n_val: int, n_train: int, n_labelled: int, seed: int) -> Split:
     unique = np.unique(subjects)
     if n_val >= len(unique):
         raise ValueError(f"val_subjects={n_val} but the training data has only {len(unique)} subjects; "
                          "at least one must stay for training")
     held = np.sort(np.random.default_rng(seed).choice(unique, size=n_val, replace=False))
     rest = unique[~np.isin(unique, held)]
-    if n_train > len(rest):
-        raise ValueError(f"train_subjects={n_train} but only {len(rest)} subjects are left after "
-                         f"holding out val_subjects={n_val}")
-    if n_train:  # a prefix of one permutation per seed: smaller sets are subsets of larger ones
-        rest = np.random.default_rng([seed, 1]).permutation(rest)[:n_train]
-    return Split(np.flatnonzero(np.isin(subjects, rest)), np.flatnonzero(np.isin(subjects, held)),
-                 tuple(int(s) for s in held))
+    for name, n in (("train_subjects", n_train), ("label_subjects", n_labelled)):
+        if n > len(rest):
+            raise ValueError(f"{name}={n} but only {len(rest)} subjects are left after "
+                             f"holding out val_subjects={n_val}")
+    # A prefix of one permutation per seed: smaller sets are subsets of larger ones, and the
+    # same seed labels the same subjects as it trains on with train_subjects.
+    order = np.random.default_rng([seed, 1]).permutation(rest)
+    if n_train:
+        rest = order[:n_train]
+    train = np.flatnonzero(np.isin(subjects, rest))
+    unlabeled = train[~np.isin(subjects[train], order[:n_labelled])] if n_labelled else np.arange(0)
+    return Split(train, np.flatnonzero(np.isin(subjects, held)), tuple(int(s) for s in held), unlabeled)

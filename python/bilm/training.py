@@ -197,7 +197,9 @@ class Trainer:
         except ValueError as e:
             raise cli.UsageError(str(e)) from None
         self.X_train = to_device(data.X_train[self.split.train], device)
-        self.y_train = to_device(data.y_train[self.split.train], device)
+        y_train = data.y_train[self.split.train].copy()
+        y_train[np.isin(self.split.train, self.split.unlabeled)] = -1  # label_subjects: trained without
+        self.y_train = to_device(y_train, device)
         X_val, self.y_val = to_device(data.X_train[self.split.val], device), to_device(data.y_train[self.split.val], device)
         self.frame = GravityFrame.from_config(cfg).to(device)
         with torch.no_grad():
@@ -287,7 +289,7 @@ class Trainer:
         cfg = self.cfg
         distributed.sync_buffers(self.model, self.world)
         row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
-               "train_accuracy": float(sums.correct / sums.count), "lr": self.schedule.lr,
+               "train_accuracy": float(sums.accuracy), "lr": self.schedule.lr,
                "train_seconds": self.totals.seconds}
         if len(self.y_val):
             row |= self.validate()
