@@ -1,9 +1,13 @@
-//! bilm_fast: exact, parallel reading of UCI HAR Inertial Signals into numpy arrays.
+//! bilm_fast: exact, parallel reading of numeric text (UCI HAR Inertial Signals, CSV) into
+//! numpy arrays.
 //!
 //! This file is only the Python binding: argument conversion, releasing the GIL around the
 //! work, and the single mapping from [`Error`] to Python exceptions. The work is in
-//! [`float`] (number parsing), [`matrix`] (text to matrix), [`uci`] (dataset layout),
-//! [`window`] (sliding windows) and [`threads`] (the thread pool).
+//! [`float`] (number parsing), [`matrix`] (text to matrix), [`delimited`] (CSV and other
+//! delimited text, its numbers by `decimal`), [`uci`] (dataset layout), [`window`] (sliding
+//! windows) and [`threads`] (the thread pool).
+mod decimal;
+pub mod delimited;
 pub mod error;
 mod field;
 mod fixed;
@@ -17,12 +21,14 @@ use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use numpy::ndarray::Array3;
+use numpy::ndarray::{Array2, Array3};
 use numpy::{
     Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use pyo3::Borrowed;
 
 pub use error::{Error, Result};
 use float::Sample;
@@ -186,6 +192,173 @@ fn read_matrix<'py>(
     }
 }
 
+fn type_name(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(value.get_type().name()?.to_string())
+}
+
+/// `paths` as a list: one path (str or os.PathLike) or an iterable of them.
+fn paths_arg(paths: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
+    let wrong = || -> PyResult<PyErr> {
+        Ok(PyTypeError::new_err(format!(
+            "paths must be a path (str or os.PathLike) or an iterable of paths, got {}",
+            type_name(paths)?
+        )))
+    };
+    if paths.is_instance_of::<PyString>() || paths.hasattr("__fspath__")? {
+        return paths
+            .extract()
+            .map(|path| vec![path])
+            .or_else(|_| Err(wrong()?));
+    }
+    // Bytes are iterable too, but their items are numbers, never paths.
+    let items = match paths.try_iter() {
+        Ok(items) if !paths.is_instance_of::<PyBytes>() => items,
+        _ => return Err(wrong()?),
+    };
+    items
+        .enumerate()
+        .map(|(i, item)| {
+            let item = item?;
+            item.extract().or_else(|_| {
+                Err(PyTypeError::new_err(format!(
+                    "paths[{i}] must be a str or os.PathLike, got {}",
+                    type_name(&item)?
+                )))
+            })
+        })
+        .collect()
+}
+
+/// `usecols`: one field index or an iterable of them (a list, a range, a numpy array).
+fn usecols_arg(usecols: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    let Some(usecols) = usecols else {
+        return Ok(None);
+    };
+    if let Ok(index) = usecols.extract::<i64>() {
+        return Ok(Some(vec![index]));
+    }
+    let wrong = |what: String| {
+        PyTypeError::new_err(format!(
+            "usecols must be an int or a sequence of ints, {what}"
+        ))
+    };
+    // A str is iterable, but never a list of indices.
+    let items = match usecols.try_iter() {
+        Ok(items)
+            if !usecols.is_instance_of::<PyString>() && !usecols.is_instance_of::<PyBytes>() =>
+        {
+            items
+        }
+        _ => return Err(wrong(format!("got {}", type_name(usecols)?))),
+    };
+    let mut indices = Vec::new();
+    for item in items {
+        let item = item?;
+        match item.extract::<i64>() {
+            Ok(index) => indices.push(index),
+            Err(e) if e.is_instance_of::<PyTypeError>(item.py()) => {
+                return Err(wrong(format!("but it holds a {}", type_name(&item)?)))
+            }
+            Err(e) => return Err(e), // an int beyond 64 bits: OverflowError
+        }
+    }
+    Ok(Some(indices))
+}
+
+/// `delimiter`: one character, or None for runs of whitespace.
+struct DelimiterArg(Option<char>);
+
+impl FromPyObject<'_, '_> for DelimiterArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        if obj.is_none() {
+            return Ok(Self(None));
+        }
+        let Ok(text) = obj.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "delimiter must be a str or None, got {}",
+                type_name(&obj)?
+            )));
+        };
+        let text = text.to_cow()?;
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => Ok(Self(Some(c))),
+            _ => Err(PyValueError::new_err(format!(
+                "delimiter must be a single character (or None for whitespace), got {text:?}"
+            ))),
+        }
+    }
+}
+
+/// `skip_rows`: a count of lines, at least 0.
+struct SkipRows(usize);
+
+impl FromPyObject<'_, '_> for SkipRows {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        let Ok(count) = obj.extract::<i64>() else {
+            return Err(PyTypeError::new_err(format!(
+                "skip_rows must be an int, got {}",
+                type_name(&obj)?
+            )));
+        };
+        usize::try_from(count).map(Self).map_err(|_| {
+            PyValueError::new_err(format!("skip_rows must be at least 0, got {count}"))
+        })
+    }
+}
+
+fn read_csv_as<'py, T: Sample + Element>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    options: delimited::Options,
+    threads: Option<NonZeroUsize>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let matrices = detached(py, || {
+        threads::run(threads, || delimited::read_files::<T>(&paths, &options))?
+    })?;
+    matrices
+        .into_iter()
+        .map(|m| {
+            let array = Array2::from_shape_vec((m.rows, m.cols), m.data)
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+            Ok(array.into_pyarray(py).into_any())
+        })
+        .collect()
+}
+
+/// Read delimited numeric text files (CSV, TSV, ...) into one 2-D array each, like
+/// np.loadtxt(path, delimiter=..., skiprows=..., usecols=..., ndmin=2).
+#[pyfunction]
+#[pyo3(
+    signature = (
+        paths, delimiter = DelimiterArg(Some(',')), skip_rows = SkipRows(0), usecols = None,
+        dtype = None, num_threads = None
+    ),
+    text_signature = "(paths, delimiter=',', skip_rows=0, usecols=None, dtype='float32', num_threads=None)"
+)]
+fn read_csv<'py>(
+    py: Python<'py>,
+    paths: &Bound<'py, PyAny>,
+    delimiter: DelimiterArg,
+    skip_rows: SkipRows,
+    usecols: Option<&Bound<'py, PyAny>>,
+    dtype: Option<&Bound<'py, PyAny>>,
+    num_threads: Option<i64>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let options = delimited::Options::new(delimiter.0, skip_rows.0, usecols_arg(usecols)?)?;
+    let dtype = dtype_arg(dtype)?;
+    let threads = self::num_threads(num_threads)?;
+    let paths = paths_arg(paths)?;
+    match dtype {
+        Dtype::F32 => read_csv_as::<f32>(py, paths, options, threads),
+        Dtype::F64 => read_csv_as::<f64>(py, paths, options, threads),
+    }
+}
+
 fn windows_of<'py, T: Element + Copy + Sync + Send>(
     signal: &Bound<'py, PyArray2<T>>,
     size: NonZeroUsize,
@@ -236,6 +409,7 @@ fn _bilm_fast(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(load_uci_har, m)?)?;
     m.add_function(wrap_pyfunction!(read_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(sliding_windows, m)?)?;
     Ok(())
 }

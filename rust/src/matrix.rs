@@ -28,7 +28,7 @@ use crate::fixed;
 use crate::float::{self, Sample, FIELD_LEN};
 
 /// Chunks smaller than this are not worth a task of their own.
-const MIN_CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const MIN_CHUNK_BYTES: usize = 1 << 20;
 /// Offending tokens are quoted up to this many bytes.
 const MAX_QUOTE: usize = 40;
 
@@ -114,7 +114,7 @@ fn lines(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 /// The offset just past the line break at `at` (`\r\n` counts as one break).
-fn after_break(text: &[u8], at: usize) -> usize {
+pub(crate) fn after_break(text: &[u8], at: usize) -> usize {
     if text.get(at) == Some(&b'\r') && text.get(at + 1) == Some(&b'\n') {
         at + 2
     } else {
@@ -148,7 +148,7 @@ pub fn row_line(text: &[u8], row: usize) -> usize {
 }
 
 /// Split `text` into about `parts` byte ranges that each start at a line start.
-fn chunk_ranges(text: &[u8], parts: usize) -> Vec<Range<usize>> {
+pub(crate) fn chunk_ranges(text: &[u8], parts: usize) -> Vec<Range<usize>> {
     let mut bounds = vec![0];
     for k in 1..parts {
         let target = text.len() / parts * k;
@@ -382,7 +382,7 @@ fn parse_values<T: Sample>(text: &[u8], mut pos: usize, out: &mut [T]) -> Result
 }
 
 /// Say why a token is not a number, quoting it.
-fn bad_token(token: &[u8]) -> String {
+pub(crate) fn bad_token(token: &[u8]) -> String {
     let shown = &token[..token.len().min(MAX_QUOTE)];
     let ellipsis = if token.len() > MAX_QUOTE { "..." } else { "" };
     let quoted = format!("{:?}{ellipsis}", String::from_utf8_lossy(shown));
