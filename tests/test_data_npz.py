@@ -112,3 +112,47 @@ def test_a_failed_save_leaves_no_temporary_file(tmp_path):
     with pytest.raises(OSError):
         save_npz(tmp_path / "d.npz", _data())
     assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
+
+
+def test_channel_names_and_sampling_rate_round_trip(tmp_path):
+    path = save_npz(tmp_path / "d.npz", _data(), channels=["acc_x [g]", "acc_y [g]", "gyro_z [rad/s]"],
+                    sampling_rate=50)
+    data = load_npz(path)
+    assert data.channels == ("acc_x [g]", "acc_y [g]", "gyro_z [rad/s]") and data.sampling_rate == 50.0
+    # Saved again without being told: the data's own names and rate are kept.
+    again = load_npz(save_npz(tmp_path / "e.npz", data))
+    assert again.channels == data.channels and again.sampling_rate == 50.0
+    assert isinstance(load_dataset(path).sampling_rate, float)
+
+
+def test_files_without_channel_names_or_rate_still_load(tmp_path):
+    data = load_npz(_write(tmp_path / "old.npz", **_arrays()))
+    assert data.channels is None and data.sampling_rate is None
+    with np.load(save_npz(tmp_path / "new.npz", data)) as npz:
+        assert "channels" not in npz.files and "sampling_rate" not in npz.files
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"channels": np.array(["a", "b"])}, "channels names 2 channels but the windows have 3"),
+    ({"channels": np.array(["a", "b", "a"])}, r"channel names repeat: \['a', 'b', 'a'\]"),
+    ({"channels": np.array(["a", " ", "c"])}, "channel names must be non-empty strings"),
+    ({"channels": np.array([1, 2, 3])}, "channels must be a 1-D array of strings; got dtype int64"),
+    ({"sampling_rate": np.array([50.0, 50.0])}, r"sampling_rate must be one number .* shape \(2,\)"),
+    ({"sampling_rate": np.array("50 Hz")}, "sampling_rate must be one number"),
+    ({"sampling_rate": np.array(-50.0)}, "sampling_rate must be a positive number of Hz; got -50.0"),
+    ({"sampling_rate": np.array(np.nan)}, "sampling_rate must be a positive number of Hz; got nan"),
+])
+def test_invalid_channel_names_or_rate_are_rejected(tmp_path, changes, message):
+    path = _write(tmp_path / "bad.npz", **_arrays(channels=np.array(["a", "b", "c"]), sampling_rate=np.array(20.0),
+                                                  **{}) | changes)
+    with pytest.raises(ValueError, match=message) as info:
+        load_npz(path)
+    assert str(path) in str(info.value)
+
+
+def test_save_checks_channel_names_and_rate(tmp_path):
+    with pytest.raises(ValueError, match="channels names 1 channels but the windows have 3"):
+        save_npz(tmp_path / "d.npz", _data(), channels=["x"])
+    with pytest.raises(ValueError, match="sampling_rate must be a positive number of Hz; got 0"):
+        save_npz(tmp_path / "d.npz", _data(), sampling_rate=0)
+    assert list(tmp_path.iterdir()) == []

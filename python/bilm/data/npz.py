@@ -1,16 +1,22 @@
 """The .npz format of the training command, and the checks every dataset passes.
 
 Keys: X_train, X_test (float, (N, C, T)); y_train, y_test (integers 0..K-1, (N,));
-optional subject_train, subject_test (integers, (N,)) and classes (K strings; without it
-the classes are named "0".."K-1"). Nothing else: an unknown key is more likely a typo
-than data to ignore.
+optional subject_train, subject_test (integers, (N,)), classes (K strings; without it
+the classes are named "0".."K-1"), channels (C strings: each channel's name, with its unit
+in brackets where known, e.g. "acc_x [g]") and sampling_rate (a positive number, in Hz, as a
+0-d array). Nothing else: an unknown key is more likely a typo than data to ignore. Files
+written before channels and sampling_rate existed still load: the two are then None.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import tempfile
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +24,23 @@ import numpy as np
 from bilm.data.har import HARData
 
 REQUIRED = ("X_train", "y_train", "X_test", "y_test")
-OPTIONAL = ("subject_train", "subject_test", "classes")
+OPTIONAL = ("subject_train", "subject_test", "classes", "channels", "sampling_rate")
+SUBJECTS = ("subject_train", "subject_test")
 
 
-def load_npz(path: str | os.PathLike[str]) -> HARData:
+@dataclass(frozen=True)
+class SensorData(HARData):
+    """HARData that also says what its channels are and how fast they were sampled.
+
+    channels: one name per channel of X (with its unit in brackets where known), or None;
+    sampling_rate: in Hz, or None. Both are None for data that never said.
+    """
+
+    channels: tuple[str, ...] | None = None
+    sampling_rate: float | None = None
+
+
+def load_npz(path: str | os.PathLike[str]) -> SensorData:
     """Read and validate a dataset .npz; errors name the file and what is wrong."""
     path = Path(path)
     if not path.is_file():
@@ -36,20 +55,46 @@ def load_npz(path: str | os.PathLike[str]) -> HARData:
     classes = arrays.get("classes")
     if classes is None:
         names = _default_classes(arrays["y_train"], arrays["y_test"])
-    elif classes.ndim != 1 or classes.dtype.kind != "U":
-        raise ValueError(f"{path}: classes must be a 1-D array of strings; got dtype {classes.dtype}, "
-                         f"shape {classes.shape}")
     else:
-        names = tuple(str(name) for name in classes)
-    data = HARData(**{key: arrays.get(key) for key in REQUIRED + OPTIONAL[:2]}, classes=names, source=str(path))
+        names = _strings(classes, "classes", path)
+    data = SensorData(**{key: arrays.get(key) for key in REQUIRED + SUBJECTS}, classes=names, source=str(path),
+                      channels=None if "channels" not in arrays else _strings(arrays["channels"], "channels", path),
+                      sampling_rate=_read_rate(arrays.get("sampling_rate"), path))
     return validate(data, str(path))
 
 
-def save_npz(path: str | os.PathLike[str], data: HARData) -> Path:
-    """Validate `data` and write it as a .npz (atomically: a reader never sees half a file)."""
+def _strings(values: np.ndarray, name: str, path: Path) -> tuple[str, ...]:
+    if values.ndim != 1 or values.dtype.kind != "U":
+        raise ValueError(f"{path}: {name} must be a 1-D array of strings; got dtype {values.dtype}, "
+                         f"shape {values.shape}")
+    return tuple(str(value) for value in values)
+
+
+def _read_rate(value: np.ndarray | None, path: Path) -> float | None:
+    if value is None:
+        return None
+    if value.shape != () or value.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: sampling_rate must be one number (Hz, a 0-d array); got dtype {value.dtype}, "
+                         f"shape {value.shape}")
+    return float(value)
+
+
+def save_npz(path: str | os.PathLike[str], data: HARData, *, channels: Sequence[str] | None = None,
+             sampling_rate: float | None = None) -> Path:
+    """Validate `data` and write it as a .npz (atomically: a reader never sees half a file).
+
+    `channels` and `sampling_rate` default to the data's own (a `SensorData`'s); either may be
+    None, and is then not written.
+    """
     path = Path(path)
-    data = validate(data, str(path))
-    arrays = {key: getattr(data, key) for key in REQUIRED + OPTIONAL[:2] if getattr(data, key) is not None}
+    channels = getattr(data, "channels", None) if channels is None else tuple(channels)
+    sampling_rate = getattr(data, "sampling_rate", None) if sampling_rate is None else sampling_rate
+    data = validate(with_meta(data, channels, sampling_rate), str(path))
+    arrays = {key: getattr(data, key) for key in REQUIRED + SUBJECTS if getattr(data, key) is not None}
+    if data.channels is not None:
+        arrays["channels"] = np.array(data.channels, dtype=str)
+    if data.sampling_rate is not None:
+        arrays["sampling_rate"] = np.array(data.sampling_rate, dtype=np.float64)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -60,6 +105,13 @@ def save_npz(path: str | os.PathLike[str], data: HARData) -> Path:
         os.unlink(tmp)
         raise
     return path
+
+
+def with_meta(data: HARData, channels: Sequence[str] | None, sampling_rate: float | None) -> SensorData:
+    """`data` as SensorData with these channel names and sampling rate (checked by `validate`)."""
+    fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(HARData)}
+    return SensorData(**fields, channels=None if channels is None else tuple(channels),
+                      sampling_rate=None if sampling_rate is None else sampling_rate)
 
 
 def _default_classes(*labels: np.ndarray) -> tuple[str, ...]:
@@ -80,7 +132,10 @@ def _check_keys(arrays: dict[str, np.ndarray], path: Path) -> None:
 
 
 def validate(data: HARData, where: str) -> HARData:
-    """Check shapes, dtypes, labels and values; return the data as float32/int64, C-contiguous."""
+    """Check shapes, dtypes, labels and values; return the data as float32/int64, C-contiguous.
+
+    A SensorData stays one, its channel names and sampling rate checked too.
+    """
     X_train = _check_windows(data.X_train, "X_train", where)
     X_test = _check_windows(data.X_test, "X_test", where)
     if X_train.shape[1:] != X_test.shape[1:]:
@@ -89,7 +144,8 @@ def validate(data: HARData, where: str) -> HARData:
     y_train = _check_vector(data.y_train, "y_train", len(X_train), where)
     y_test = _check_vector(data.y_test, "y_test", len(X_test), where)
     classes = _check_classes(data.classes, where)
-    return HARData(
+    checked = dataclasses.replace(
+        data,
         X_train=X_train,
         y_train=_check_labels(y_train, "y_train", len(classes), where),
         X_test=X_test,
@@ -97,8 +153,33 @@ def validate(data: HARData, where: str) -> HARData:
         subject_train=_check_subjects(data.subject_train, "subject_train", len(X_train), where),
         subject_test=_check_subjects(data.subject_test, "subject_test", len(X_test), where),
         classes=classes,
-        source=data.source,
     )
+    if isinstance(data, SensorData):
+        checked = dataclasses.replace(checked, channels=_check_channels(data.channels, X_train.shape[1], where),
+                                      sampling_rate=_check_rate(data.sampling_rate, where))
+    return checked
+
+
+def _check_channels(channels: Sequence[str] | None, count: int, where: str) -> tuple[str, ...] | None:
+    if channels is None:
+        return None
+    channels = tuple(channels)
+    if len(channels) != count:
+        raise ValueError(f"{where}: channels names {len(channels)} channels but the windows have {count}")
+    if not all(isinstance(name, str) and name.strip() for name in channels):
+        raise ValueError(f"{where}: channel names must be non-empty strings; got {list(channels)}")
+    if len(set(channels)) != len(channels):
+        raise ValueError(f"{where}: channel names repeat: {list(channels)}")
+    return channels
+
+
+def _check_rate(rate: float | None, where: str) -> float | None:
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"{where}: sampling_rate must be a positive number of Hz; got {rate!r}")
+    return float(rate)
 
 
 def _check_classes(classes: tuple[str, ...], where: str) -> tuple[str, ...]:
