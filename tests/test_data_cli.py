@@ -141,3 +141,33 @@ def test_info_on_an_npz_and_without_a_dataset(tmp_path, capsys):
 def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "bilm.data", "--help"], capture_output=True, text=True, check=True)
     assert all(command in result.stdout for command in ("download", "synth", "windows", "info", "cache"))
+
+
+def test_windows_keeps_channel_names_and_the_sampling_rate(tmp_path, capsys):
+    _phone_csv(tmp_path / "a.csv", 0.0)
+    out = tmp_path / "mine.npz"
+    argv = ["windows", str(tmp_path / "a.csv"), "--out", str(out), "--label-column", "activity",
+            "--channels", "az,ax", "--sampling-rate", "50", "--size", "64", "--step", "16"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "channels: az, ax" in printed and "sampling rate: 50 Hz" in printed
+    data = load_npz(out)
+    assert data.channels == ("az", "ax") and data.sampling_rate == 50.0
+
+
+def test_windows_names_npy_columns(tmp_path, capsys):
+    np.save(tmp_path / "walk.npy", np.random.default_rng(0).normal(size=(512, 3)))
+    np.save(tmp_path / "sit.npy", np.random.default_rng(1).normal(size=(512, 3)))
+    out = tmp_path / "mine.npz"
+    argv = ["windows", str(tmp_path / "walk.npy"), str(tmp_path / "sit.npy"), "--out", str(out),
+            "--label", "walk", "--label", "sit", "--channels", "acc_x [g],acc_y [g],acc_z [g]"]
+    assert main(argv) == 0
+    assert load_npz(out).channels == ("acc_x [g]", "acc_y [g]", "acc_z [g]") and load_npz(out).sampling_rate is None
+    assert main([*argv[:-1], "acc_x,acc_y"]) == 1
+    assert "walk.npy: 2 channel names for 3 columns" in capsys.readouterr().err
+
+
+def test_windows_without_recordings_or_dataset(tmp_path, capsys):
+    assert main(["windows", "--out", str(tmp_path / "x.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "give the recordings to cut into windows, or a built-in dataset with --dataset NAME" in err

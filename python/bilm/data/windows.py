@@ -3,32 +3,41 @@
 UCI HAR cut its 50 Hz recordings into windows of 128 samples with 50% overlap; so does this,
 with `bilm_fast.sliding_windows`, keeping a window only when all its samples share one label
 (and one side of the train/test cut). Samples with an empty label are never part of a window.
+`cut_recording_set` does the same for a built-in dataset (`bilm.data.datasets`). Both return
+a `SensorData`: the windows with their channel names and sampling rate, when known.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import bilm_fast
 
-from bilm.data.har import HARData
+from bilm.data.npz import SensorData
+
+if TYPE_CHECKING:
+    from bilm.data.datasets import RecordingSet
 
 
 @dataclass(frozen=True)
 class Recording:
-    """One continuous recording: samples (T, C), a label per sample ("" = unlabelled)."""
+    """One continuous recording: samples (T, C), a label per sample ("" = unlabelled), and the
+    names of its channels when the file gave them."""
 
     name: str
     signal: np.ndarray
     labels: np.ndarray
     subject: int | None = None
+    channels: tuple[str, ...] | None = None
 
 
 def read_recording(
@@ -44,18 +53,28 @@ def read_recording(
 
     A .npy's per-sample labels come from `labels_path` (a .npy of T values). `label` gives the
     whole recording one label instead (a file per activity, as phone apps often export).
+    `channels` picks a CSV's columns by name, or names a .npy's columns (one name each).
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
         signal = _read_npy_signal(path)
         labels = _read_npy_labels(labels_path, len(signal), path) if label is None else None
+        names = _npy_channel_names(channels, signal.shape[1], path)
     elif path.suffix.lower() == ".csv":
-        signal, labels = _read_csv(path, label_column if label is None else None, channels)
+        signal, labels, names = _read_csv(path, label_column if label is None else None, channels)
     else:
         raise ValueError(f"{path}: a recording must be a .csv or a .npy file")
     if label is not None:
         labels = np.full(len(signal), label)
-    return Recording(str(path), signal, labels, subject)
+    return Recording(str(path), signal, labels, subject, names)
+
+
+def _npy_channel_names(channels: Sequence[str] | None, count: int, path: Path) -> tuple[str, ...] | None:
+    if not channels:
+        return None
+    if len(channels) != count:
+        raise ValueError(f"{path}: {len(channels)} channel names for {count} columns; name each column once")
+    return tuple(channels)
 
 
 def _read_npy_signal(path: Path) -> np.ndarray:
@@ -80,7 +99,8 @@ def _read_npy_labels(labels_path: str | os.PathLike[str] | None, count: int, pat
     return labels.astype(str)
 
 
-def _read_csv(path: Path, label_column: str | None, channels: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(path: Path, label_column: str | None,
+              channels: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets add a BOM
         reader = csv.reader(f)
         header = [name.strip() for name in next(reader, [])]
@@ -95,7 +115,7 @@ def _read_csv(path: Path, label_column: str | None, channels: Sequence[str] | No
             labels.append(row[header.index(label_column)].strip() if label_column else "")
     if not values:
         raise ValueError(f"{path}: no samples")
-    return np.array(values, dtype=np.float32), np.array(labels)
+    return np.array(values, dtype=np.float32), np.array(labels), tuple(header[i] for i in columns)
 
 
 def _csv_columns(path: Path, header: list[str], label_column: str | None, channels: Sequence[str] | None) -> list[int]:
@@ -130,13 +150,17 @@ def cut_windows(
     test_subjects: Sequence[int] = (),
     test_recordings: Sequence[str] = (),
     test_fraction: float = 0.25,
-) -> HARData:
+    channels: Sequence[str] | None = None,
+    sampling_rate: float | None = None,
+) -> SensorData:
     """Window every recording into a train/test dataset.
 
     The test part is the recordings of `test_subjects` and those named in `test_recordings`;
     when both are empty, it is the last `test_fraction` of every run of one label, so that
     each class is in both parts and no window shares samples across the cut.
-    `classes` fixes the class order (default: the labels found, sorted).
+    `classes` fixes the class order (default: the labels found, sorted). `channels` names the
+    channels (default: the recordings' own names when they all agree); `sampling_rate` (Hz)
+    is recorded with them.
     """
     if not recordings:
         raise ValueError("no recordings to cut into windows")
@@ -147,17 +171,70 @@ def cut_windows(
     classes = tuple(classes) if classes else _found_classes(recordings)
     held_out = set(test_subjects), {_recording_key(name) for name in test_recordings}
     _check_held_out(recordings, held_out)
-    parts = {"train": [], "test": []}
+    pieces = []
     for rec in recordings:
         codes = _label_codes(rec, classes)
-        in_test = _test_mask(rec, codes, held_out, test_fraction)
-        for part, (X, y) in _windows(rec, codes, in_test, size, step).items():
-            subject = np.full(len(y), -1 if rec.subject is None else rec.subject, dtype=np.int64)
-            parts[part].append((X, y, subject))
+        pieces.append((rec.signal, codes, _test_mask(rec, codes, held_out, test_fraction), rec.subject))
+    data = _cut(pieces, classes, size, step, source=", ".join(rec.name for rec in recordings))
+    names = tuple(channels) if channels else common_channel_names(recordings)
+    return _with(data, with_subjects, names, sampling_rate)
+
+
+def cut_recording_set(
+    data: RecordingSet,
+    *,
+    size: int = 128,
+    step: int = 64,
+    test_subjects: Sequence[int] | None = None,
+    test_fraction: float = 0.25,
+) -> SensorData:
+    """Window a built-in dataset (`bilm.data.datasets`) as `cut_windows` does recordings.
+
+    The test part is the recordings of `test_subjects` (default: the subjects its authors held
+    out, if they did); with none, it is the last `test_fraction` of every run of one label.
+    The channel names and the sampling rate are the dataset's.
+    """
+    test_subjects = tuple(data.test_subjects if test_subjects is None else test_subjects)
+    unknown = sorted(set(test_subjects) - set(data.subject_ids))
+    if unknown:
+        raise ValueError(f"test subjects {unknown} match no recording of {data.source} "
+                         f"(subjects: {list(data.subject_ids)})")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction must be in (0, 1); got {test_fraction}")
+    pieces = []
+    for rec in data:
+        in_test = (np.full(len(rec.labels), rec.subject in test_subjects) if test_subjects
+                   else _fraction_mask(rec.labels, test_fraction))
+        pieces.append((rec.signal, rec.labels, in_test, rec.subject))
+    return _with(_cut(pieces, data.classes, size, step, source=data.source), True, data.channels,
+                 data.sampling_rate)
+
+
+def common_channel_names(recordings: Sequence[Recording]) -> tuple[str, ...] | None:
+    """The recordings' channel names when every one has the same; else None."""
+    names = {rec.channels for rec in recordings}
+    return names.pop() if len(names) == 1 else None
+
+
+def _cut(pieces: list, classes: tuple[str, ...], size: int, step: int, source: str) -> SensorData:
+    """Window (signal, label codes, test mask, subject) pieces into train and test."""
+    parts = {"train": [], "test": []}
+    for signal, codes, in_test, subject in pieces:
+        for part, (X, y) in _windows(signal, codes, in_test, size, step).items():
+            parts[part].append((X, y, np.full(len(y), -1 if subject is None else subject, dtype=np.int64)))
     train, test = (_stack(parts[name], name, size) for name in ("train", "test"))
-    return HARData(train[0], train[1], test[0], test[1],
-                   train[2] if with_subjects else None, test[2] if with_subjects else None,
-                   classes=classes, source=", ".join(rec.name for rec in recordings))
+    return SensorData(train[0], train[1], test[0], test[1], train[2], test[2], classes=classes, source=source)
+
+
+def _with(data: SensorData, with_subjects: bool, channels: Sequence[str] | None,
+          sampling_rate: float | None) -> SensorData:
+    return dataclasses.replace(
+        data,
+        subject_train=data.subject_train if with_subjects else None,
+        subject_test=data.subject_test if with_subjects else None,
+        channels=None if channels is None else tuple(channels),
+        sampling_rate=sampling_rate,
+    )
 
 
 def _recording_key(name: str) -> str:
@@ -214,18 +291,25 @@ def _test_mask(rec: Recording, codes: np.ndarray, held_out: tuple[set, set], fra
         return np.full(len(codes), rec.subject in subjects or _recording_key(rec.name) in names)
     if not 0 < fraction < 1:
         raise ValueError(f"test fraction must be in (0, 1); got {fraction}")
+    return _fraction_mask(codes, fraction)
+
+
+def _fraction_mask(codes: np.ndarray, fraction: float) -> np.ndarray:
+    """The last `fraction` of every run of one label."""
     mask = np.zeros(len(codes), dtype=bool)
+    if not len(codes):
+        return mask
     starts = np.flatnonzero(np.diff(codes, prepend=codes[0] - 1))
     for start, stop in zip(starts, [*starts[1:], len(codes)]):
         mask[start + round((stop - start) * (1 - fraction)):stop] = True
     return mask
 
 
-def _windows(rec: Recording, codes: np.ndarray, in_test: np.ndarray, size: int,
+def _windows(signal: np.ndarray, codes: np.ndarray, in_test: np.ndarray, size: int,
              step: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if len(codes) < size:
         return {}
-    X = bilm_fast.sliding_windows(np.ascontiguousarray(rec.signal), size, step)
+    X = bilm_fast.sliding_windows(np.ascontiguousarray(signal, dtype=np.float32), size, step)
     # One key per (label, part), windowed like the signal: a window is kept when it is uniform.
     keys = (codes * 2 + in_test).astype(np.float32)[:, None]
     key_windows = bilm_fast.sliding_windows(keys, size, step)[:, 0, :]
