@@ -149,9 +149,12 @@ def write_slowly(path: Path, lines: list[str]) -> None:
 def test_a_followed_file_is_read_to_the_end_as_it_grows(run, recording, tmp_path):
     path = tmp_path / "live.csv"
     path.write_text(HEADER + "\n")
+    # A shell that runs the suite in the background ignores SIGINT, and children inherit that:
+    # give the stream what a terminal's Ctrl-C meets.
     process = subprocess.Popen([sys.executable, "-m", "bilm.stream", str(run), "--input", str(path), "--follow"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, **ONE_THREAD})
+                               env={**os.environ, **ONE_THREAD},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     watchdog = threading.Timer(120, process.kill)  # a hang fails the test instead of the suite
     watchdog.start()
     writer = threading.Thread(target=write_slowly, args=(path, csv_lines(recording)))
