@@ -1,4 +1,4 @@
-"""python -m bilm.bench loader|train|scale|predict [options]: run one benchmark and print its table."""
+"""python -m bilm.bench loader|train|scale|predict|csv [options]: run one benchmark and print its table."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ BENCHMARKS = {
     "train": "bilm.bench.train",
     "scale": "bilm.bench.scale",
     "predict": "bilm.bench.predict",
+    "csv": "bilm.bench.csv_files",
 }
 
 
