@@ -37,6 +37,7 @@ from bilm.data.datasets.recordings import (
     join_recordings,
     load_cached,
     read_csv,
+    relative_paths,
 )
 from bilm.data.download import Source
 
@@ -82,7 +83,7 @@ def segment_files(root: Path) -> list[tuple[Path, int, int, int]]:
 
 
 def data_files(root: Path) -> list[str]:
-    return [path.relative_to(root).as_posix() for path, *_ in segment_files(root)]
+    return relative_paths(root, segment_files(root))
 
 
 SOURCE = Source(

@@ -32,6 +32,7 @@ from bilm.data.datasets.recordings import (
     join_recordings,
     load_cached,
     read_csv,
+    relative_paths,
 )
 from bilm.data.download import Source
 
@@ -66,7 +67,7 @@ def recording_files(root: Path) -> list[tuple[Path, str, int, int]]:
 
 
 def data_files(root: Path) -> list[str]:
-    return [path.relative_to(root).as_posix() for path, *_ in recording_files(root)]
+    return relative_paths(root, recording_files(root))
 
 
 SOURCE = Source(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,6 +242,12 @@ def load_cached(kind: str, root: Path, sources: Sequence[Path], build: Callable[
         return built[0]
     return RecordingSet.from_arrays(found, classes=classes, channels=channels, sampling_rate=sampling_rate,
                                     source=str(root))
+
+
+def relative_paths(root: Path, found: Iterable[tuple]) -> list[str]:
+    """The data files a download must verify: the first item of each found tuple (a path under
+    `root`), as a posix path relative to it."""
+    return [path.relative_to(root).as_posix() for path, *_ in found]
 
 
 def read_csv(paths: Sequence[Path], *, skip_rows: int = 0, usecols: Sequence[int] | None = None,

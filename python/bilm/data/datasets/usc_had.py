@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bilm.data.datasets.recordings import Dataset, Recording, RecordingSet, join_recordings, load_cached
+from bilm.data.datasets.recordings import (Dataset, Recording, RecordingSet, join_recordings, load_cached,
+                                           relative_paths)
 from bilm.data.download import Source
 
 NAME = "usc-had"
@@ -64,7 +65,7 @@ def recording_files(root: Path) -> list[tuple[Path, int, int, int]]:
 
 
 def data_files(root: Path) -> list[str]:
-    return [path.relative_to(root).as_posix() for path, *_ in recording_files(root)]
+    return relative_paths(root, recording_files(root))
 
 
 SOURCE = Source(
