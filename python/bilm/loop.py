@@ -87,15 +87,14 @@ class EpochTotals:
     loss: Tensor  # sum over batches of the batch's mean loss x its size
     correct: Tensor
     count: Tensor
+    labelled: Tensor  # windows with a label: all of them unless label_subjects
     first_bad_step: Tensor  # the first step whose loss was not finite, -1 if none
     seconds: float = 0.0  # wall time of the steps so far
-    labelled: Tensor | None = None  # windows with a label (label_subjects); None: every window
 
     @classmethod
     def zeros(cls, device: torch.device) -> EpochTotals:
         z = torch.zeros((), device=device)  # float32: MPS has no float64
-        return cls(z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.int64, device=device),
-                   labelled=z.clone())
+        return cls(z.clone(), z.clone(), z.clone(), z.clone(), torch.full((), -1, dtype=torch.int64, device=device))
 
     @property
     def accuracy(self) -> Tensor:
@@ -117,7 +116,7 @@ class EpochTotals:
                                                                  self.labelled]), world)
         never = torch.iinfo(torch.int64).max
         bad = all_reduce(torch.where(self.first_bad_step < 0, never, self.first_bad_step), world, "min")
-        return EpochTotals(loss, correct, count, torch.where(bad == never, -1, bad), self.seconds, labelled)
+        return EpochTotals(loss, correct, count, labelled, torch.where(bad == never, -1, bad), self.seconds)
 
     def state_dict(self) -> dict[str, Tensor | float]:
         return {"loss": self.loss.cpu(), "correct": self.correct.cpu(), "count": self.count.cpu(),
@@ -127,9 +126,9 @@ class EpochTotals:
     @classmethod
     def from_state(cls, state: dict, device: torch.device) -> EpochTotals:
         # A last.pt of an earlier version has no "labelled": every window had its label then.
-        labelled = state.get("labelled", state["count"])
-        return cls(*(state[k].to(device) for k in ("loss", "correct", "count", "first_bad_step")),
-                   seconds=float(state["seconds"]), labelled=labelled.to(device))
+        state = {"labelled": state["count"], **state}
+        return cls(*(state[k].to(device) for k in ("loss", "correct", "count", "labelled", "first_bad_step")),
+                   seconds=float(state["seconds"]))
 
 
 @dataclass(frozen=True)
