@@ -16,7 +16,7 @@ import torch
 
 from bilm import cli
 from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, apply_overrides, get_preset
-from bilm.training import fit
+from bilm.training import fit, fit_to_data
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,19 +35,23 @@ def add_study_options(parser: argparse.ArgumentParser, out: str) -> None:
                         help="an override for every run, e.g. --set epochs=5")
 
 
-def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]]) -> list[BILMConfig]:
+def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]], data: str | None) -> list[BILMConfig]:
     """The config of each planned run (folder, preset, overrides), checked before any training:
     a bad override is a UsageError, and a folder holding a run with other settings (left by
     another --set or another version's preset, which would enter the table unnoticed) is a
-    CommandError. A folder with the same settings is read or resumed."""
+    CommandError. A folder with the same settings is read or resumed. Settings are compared as
+    a run holds them: fitted to the data (`data`, a path or None for the cached copy)."""
     try:
         configs = [apply_overrides(get_preset(preset), list(overrides)) for _, preset, overrides in runs]
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
-    for (run_dir, _, _), expected in zip(runs, configs):
+    loaded = None
+    for (run_dir, _, _), planned in zip(runs, configs):
         config = run_dir / "config.json"
         if not config.exists():
             continue
+        loaded = loaded or cli.load_data(data)
+        expected = fit_to_data(planned, loaded)
         saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
         differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
                   if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]

@@ -149,7 +149,7 @@ def study(args: argparse.Namespace) -> int:
     chosen = [v for v in VARIANTS if v.name in args.variants]
     runs = [(v, seed) for v in chosen for seed in seeds_for(v, args)]
     configs = common.plan_study([(run_dir_of(v, seed, args), v.preset, [*overrides_for(v, args), f"seed={seed}"])
-                                 for v, seed in runs])
+                                 for v, seed in runs], args.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(v, seed, cfg) for (v, seed), cfg in zip(runs, configs)]

@@ -85,7 +85,8 @@ def study(args: argparse.Namespace) -> int:
     cli.check_data_path(args.data)
     sizes = sorted(set(args.labelled))
     runs = [(variant, n, seed) for n in sizes for variant in VARIANTS for seed in range(args.seeds)]
-    configs = common.plan_study([(run_dir(args, *run), "default", overrides(args, *run)) for run in runs])
+    configs = common.plan_study([(run_dir(args, *run), "default", overrides(args, *run)) for run in runs],
+                                args.data)
     rows = common.in_parallel(functools.partial(run_one, args=args),
                               [(*run, cfg) for run, cfg in zip(runs, configs)], args.jobs)
     out = Path(args.out)

@@ -92,7 +92,8 @@ def study(args: argparse.Namespace) -> int:
     sizes = sorted(set(args.sizes))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = [(size, seed) for seed in seeds for size in sizes]
-    configs = common.plan_study([(run_dir(args, *job), "default", overrides(args, *job)) for job in jobs])
+    configs = common.plan_study([(run_dir(args, *job), "default", overrides(args, *job)) for job in jobs],
+                                args.data)
     cli.check_data_path(args.data)
     data = cli.load_data(args.data)
     if data.subject_train is None:

@@ -99,7 +99,7 @@ def study(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.jobs < 1:
         raise cli.UsageError("--seeds and --jobs must be >= 1")
     configs = common.plan_study([(Path(args.out) / f"seed-{seed}", "default", overrides(args, seed))
-                              for seed in range(args.seeds)])
+                              for seed in range(args.seeds)], args.data)
     if configs[0].val_subjects < 2:
         raise cli.UsageError(f"val_subjects={configs[0].val_subjects}: halving the validation subjects "
                              "needs 2 or more")

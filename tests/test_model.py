@@ -230,7 +230,7 @@ def test_eval_mode_classifies_mu_as_the_notebook_network_would():
 
 @pytest.mark.parametrize("mode", ["noise", "temporal", "kinematic"])
 def test_eval_mode_is_deterministic(mode):
-    physics = {"biomech": kinematic_kwargs(BILMConfig())} if mode == "kinematic" else {}
+    physics = {"biomech": kinematic_kwargs(BILMConfig(accel_triple=2, gyro_triple=1))} if mode == "kinematic" else {}
     model = BILMClassifier(*NOTEBOOK_ARGS, latent_sequence=mode, **physics).eval()
     x, _ = batch()
     with torch.no_grad():

@@ -128,6 +128,7 @@ def test_data_with_other_channels_exits_2(temporal_run, tmp_path, capsys):
     arrays = dict(np.load(make_dataset(tmp_path / "d.npz", per_subject=2)))
     for split in ("train", "test"):
         arrays[f"X_{split}"] = arrays[f"X_{split}"][:, :6]
+    del arrays["channels"]
     np.savez(tmp_path / "six.npz", **arrays)
     with pytest.raises(SystemExit) as e:
         main([str(temporal_run), "--data", str(tmp_path / "six.npz"), "--device", "cpu"])

@@ -55,7 +55,13 @@ def test_vertical_and_horizontal_parts_of_known_motion():
 
 def test_from_config_is_the_identity_unless_asked():
     assert isinstance(GravityFrame.from_config(BILMConfig()), torch.nn.Identity)
-    assert isinstance(GravityFrame.from_config(BILMConfig(gravity_frame=True)), GravityFrame)
+    assert isinstance(GravityFrame.from_config(BILMConfig(gravity_frame=True, accel_triple=2, gyro_triple=1)),
+                      GravityFrame)
+
+
+def test_automatic_triples_must_be_found_before_the_frame_is_built():
+    with pytest.raises(ValueError, match="accel_triple=-1 means: found from the data's channel names"):
+        GravityFrame.from_config(BILMConfig(gravity_frame=True))
     assert BILMConfig(gravity_frame=True).model_channels == 13 and BILMConfig().model_channels == 9
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,30 +213,45 @@ def test_a_refit_refuses_what_reads_validation(setting, dataset, tmp_path, capsy
     assert "val_subjects=0 holds out no validation data" in err and setting.split("=")[0] in err
 
 
-def test_channels_not_in_triples_are_refused_by_the_gravity_frame_and_the_rotations(dataset, tmp_path, capsys):
+def test_channels_not_in_triples_are_refused_by_the_rotations(dataset, tmp_path, capsys):
     arrays = dict(np.load(dataset))
     for split in ("train", "test"):
         arrays[f"X_{split}"] = arrays[f"X_{split}"][:, :8]
+    del arrays["channels"]
     eight = tmp_path / "eight.npz"
     np.savez(eight, **arrays)
     assert main(["--data", str(eight), "--out", str(tmp_path / "r"), *TINY]) == 1
-    assert "gravity_frame needs channels in xyz triples; the data has 8" in capsys.readouterr().err
-    assert main(["--data", str(eight), "--out", str(tmp_path / "r"), *TINY, "--set", "gravity_frame=false"]) == 1
-    assert "augment_rotation_deg needs channels in xyz triples; the data has 8" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "gravity frame off: the data does not name its channels" in captured.out
+    assert "augment_rotation_deg needs channels in xyz triples; the data has 8" in captured.err
     assert not (tmp_path / "r").exists()
-    train_tiny(eight, tmp_path / "r", "--set", "gravity_frame=false", "--set", "augment_rotation_deg=0", epochs=1)
+    train_tiny(eight, tmp_path / "r", "--set", "augment_rotation_deg=0", epochs=1)
 
 
-def test_a_phone_export_names_its_triples_for_the_gravity_frame(dataset, tmp_path, capsys):
+def phone_export(dataset: Path, path: Path, channels: list[str] | None) -> Path:
+    """The dataset as a 6-channel accelerometer-then-gyroscope export, named or not."""
     arrays = dict(np.load(dataset))
     for split in ("train", "test"):
         arrays[f"X_{split}"] = arrays[f"X_{split}"][:, 3:9][:, ::-1].copy()  # accelerometer with gravity first
-    phone = tmp_path / "phone.npz"
-    np.savez(phone, **arrays)
-    assert main(["--data", str(phone), "--out", str(tmp_path / "r"), *TINY]) == 1
-    err = capsys.readouterr().err
-    assert "accel_triple=2 names no triple of the data's 6 channels" in err and "accel_triple=0, gyro_triple=1" in err
-    train_tiny(phone, tmp_path / "r", "--set", "accel_triple=0", "--set", "gyro_triple=1", epochs=1)
+    del arrays["channels"]
+    np.savez(path, **arrays, **({} if channels is None else {"channels": np.array(channels)}))
+    return path
+
+
+def test_a_phone_export_with_channel_names_configures_the_gravity_frame(dataset, tmp_path):
+    names = [f"{sensor}_{axis} [{unit}]" for sensor, unit in (("acc", "g"), ("gyro", "rad/s")) for axis in "xyz"]
+    run = train_tiny(phone_export(dataset, tmp_path / "phone.npz", names), tmp_path / "r", epochs=1)
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert (config["accel_triple"], config["gyro_triple"], config["gravity_frame"]) == (0, 1, True)
+
+
+def test_a_phone_export_without_names_trains_without_the_gravity_frame(dataset, tmp_path, capsys):
+    phone = phone_export(dataset, tmp_path / "phone.npz", None)
+    run = train_tiny(phone, tmp_path / "r", epochs=1)
+    assert "gravity frame off: the data does not name its channels" in capsys.readouterr().out
+    assert not json.loads((run / "config.json").read_text())["config"]["gravity_frame"]
+    run = train_tiny(phone, tmp_path / "set", "--set", "accel_triple=0", "--set", "gyro_triple=1", epochs=1)
+    assert json.loads((run / "config.json").read_text())["config"]["gravity_frame"]
 
 
 def test_without_data_it_says_how_to_get_some(tmp_path, monkeypatch, capsys):

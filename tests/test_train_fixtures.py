@@ -2,6 +2,7 @@
 
 The data are class-dependent sine waves with noise, 9 channels x 32 steps, 6 classes, 6
 training subjects and 3 test subjects, so a small network beats chance within a few epochs.
+They carry UCI HAR's channel names and rate, so the default preset finds its sensors.
 A test module that imports `single_thread` runs its tests on one CPU thread.
 """
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from bilm.data.datasets.uci_har import CHANNELS as UCI_HAR_CHANNELS
 
 CLASSES = ("WALK", "UP", "DOWN", "SIT", "STAND", "LIE")
 CHANNELS, STEPS = 9, 32
@@ -57,7 +60,8 @@ def make_dataset(path: Path, per_subject: int = 30, seed: int = 0) -> Path:
         y = rng.integers(0, len(CLASSES), size=len(subject))
         arrays |= {f"X_{split}": windows(rng, y), f"y_{split}": y.astype(np.int64),
                    f"subject_{split}": subject.astype(np.int64)}
-    np.savez(path, **arrays, classes=np.array(CLASSES))
+    np.savez(path, **arrays, classes=np.array(CLASSES), channels=np.array(UCI_HAR_CHANNELS),
+             sampling_rate=np.array(50.0))
     return path
 
 

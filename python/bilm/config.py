@@ -30,6 +30,7 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "cosine", "plateau")
 SELECT_EPOCHS = ("best", "last")
 GRAVITY_FRAME_CHANNELS = 4  # see bilm.preprocess.GravityFrame
+AUTO_TRIPLE = -1  # accel_triple, gyro_triple: found from the data's channel names (bilm.sensors)
 # Fields of earlier versions and the value that turned each off.
 REMOVED_FIELDS = {"sam_rho": 0.0, "average_epochs": 0, "augment_speed": 0.0}
 
@@ -104,9 +105,9 @@ class BILMConfig:
     augment_rotation_deg: float = 0.0
     augment_shift: int = 0
     gravity_frame: bool = False  # four channels of the motion along and across gravity
-    accel_triple: int = 2  # the xyz triple of the accelerometer with gravity (UCI HAR: total_acc)
-    gyro_triple: int = 1  # the xyz triple of the gyroscope (UCI HAR: body_gyro)
-    sampling_rate: float = 50.0  # Hz, of the data (the kinematic latent's time step)
+    accel_triple: int = AUTO_TRIPLE  # the xyz triple of the accelerometer with gravity (UCI HAR: 2); -1: from channel names
+    gyro_triple: int = AUTO_TRIPLE  # the xyz triple of the gyroscope (UCI HAR: 1); -1: from channel names
+    sampling_rate: float = 50.0  # Hz, of data that does not say (the kinematic latent's time step)
     gravity: float = 1.0  # what the accelerometer reads upward at rest (1: g; 9.80665: m/s^2; -1: iOS)
 
     seed: int = 0
@@ -134,10 +135,13 @@ class BILMConfig:
             raise ValueError(f"config field dropout must be in [0, 1), got {self.dropout}")
         for name in ("weight_decay", "grad_clip", "warmup_epochs", "early_stopping_patience",
                      "min_lr", "plateau_patience", "augment_jitter", "augment_scale",
-                     "augment_rotation_deg", "augment_shift", "train_subjects", "label_subjects",
-                     "accel_triple", "gyro_triple", "seed"):
+                     "augment_rotation_deg", "augment_shift", "train_subjects", "label_subjects", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config field {name} must be >= 0, got {getattr(self, name)}")
+        for name in ("accel_triple", "gyro_triple"):
+            if getattr(self, name) < AUTO_TRIPLE:
+                raise ValueError(f"config field {name} must be >= 0, or -1 to find it from the channel names; "
+                                 f"got {getattr(self, name)}")
         if not 0 < self.plateau_factor < 1:
             raise ValueError(f"config field plateau_factor must be in (0, 1), got {self.plateau_factor}")
         if not 0 <= self.label_smoothing < 1:

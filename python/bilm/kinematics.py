@@ -176,7 +176,7 @@ class KinematicConstraintModule(nn.Module):
                  w_accel_violation: float, w_smoothness: float):
         super().__init__()
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
-            if not 0 <= AXES * index + AXES <= input_channels:
+            if not (0 <= index and AXES * index + AXES <= input_channels):
                 raise ValueError(f"latent_sequence='kinematic' reads the {name}={index}, which is not a triple "
                                  f"of the model's {input_channels} input channels")
         self.head = KinematicHead(latent_dim, seq_length, steps_per_latent, sampling_rate)

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from bilm.augment import AXES, require_triples
-from bilm.config import BILMConfig
+from bilm.config import AUTO_TRIPLE, BILMConfig
 
 # A channel that never varies (a dead sensor axis) keeps its scale instead of dividing by 0.
 MIN_STD = 1e-6
@@ -66,6 +66,9 @@ class GravityFrame(nn.Module):
         require_triples(input_channels, "gravity_frame", "gravity_frame=false")
         triples = input_channels // AXES
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
+            if index == AUTO_TRIPLE:
+                raise ValueError(f"config field {name}=-1 means: found from the data's channel names, which "
+                                 "bilm.sensors.configure does before training; set it to a triple here")
             if not 0 <= index < triples:
                 raise ValueError(f"config field {name}={index} names no triple of the data's {input_channels} "
                                  f"channels (triples 0..{triples - 1}): set accel_triple to the accelerometer "

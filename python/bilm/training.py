@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 import bilm
-from bilm import checkpoint, cli, distributed, plots
+from bilm import checkpoint, cli, distributed, plots, sensors
 from bilm.augment import Augment
 from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, get_preset
 from bilm.data import HARData
@@ -80,7 +80,7 @@ def fit(config: BILMConfig | None = None, data: HARData | str | os.PathLike[str]
     run = RunDir(out if out is not None else Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     given = {"checkpoint_every": checkpoint_every, "keep_epochs": keep_epochs, "compile": compile, "amp": amp}
     resuming = resume and run.config.exists()
-    cfg, options = (_resumed(run, config, data, given) if resuming else _new(run, config, data, given, resume))
+    cfg, options = (_stored(run, data) if resuming else _new(run, config, data, given, resume))
     options["device"] = device
     device_ = _train_device(device, world)
     if device_.type == "cuda":
@@ -88,6 +88,8 @@ def fit(config: BILMConfig | None = None, data: HARData | str | os.PathLike[str]
     distributed.init(world, device_)
     try:
         loaded = data if isinstance(data, HARData) else cli.load_data(options["data"], download=download)
+        if resuming:
+            _check_unchanged(run, cfg, options, config, given, loaded)
         trainer = Trainer(cfg, options, loaded, run, world, device_)
         if resuming and run.last.exists():
             trainer.restore(checkpoint.load(run.last))
@@ -112,23 +114,29 @@ def _new(run: RunDir, config: BILMConfig | None, data: Any, given: dict[str, Any
     return config if config is not None else get_preset("default"), options
 
 
-def _resumed(run: RunDir, config: BILMConfig | None, data: Any,
-             given: dict[str, Any]) -> tuple[BILMConfig, dict[str, Any]]:
-    """The stored config and options, after checking that what was given agrees with them."""
+def _stored(run: RunDir, data: Any) -> tuple[BILMConfig, dict[str, Any]]:
+    """The config and run options a run was started with."""
     saved = run.read_config()
-    stored = BILMConfig.from_dict(saved["config"])
     options = saved["run"]
-    differ = [] if config is None else [
-        f"{name}={getattr(config, name)!r} (the run has {getattr(stored, name)!r})"
-        for name in FIELD_NAMES if name not in DATA_FIELDS and getattr(config, name) != getattr(stored, name)]
+    if data is not None:  # the same data, perhaps moved
+        options["data"] = _data_source(data)
+    return BILMConfig.from_dict(saved["config"]), options
+
+
+def _check_unchanged(run: RunDir, stored: BILMConfig, options: dict[str, Any], config: BILMConfig | None,
+                     given: dict[str, Any], data: HARData) -> None:
+    """Refuse, by name, a config or run option that differs from the run's. The config is
+    compared as the run used it, fitted to the data (so "from the channel names" matches)."""
+    differ = []
+    if config is not None:
+        config = fit_to_data(config, data)
+        differ = [f"{name}={getattr(config, name)!r} (the run has {getattr(stored, name)!r})"
+                  for name in FIELD_NAMES if name not in DATA_FIELDS and getattr(config, name) != getattr(stored, name)]
     differ += [f"{name}={value!r} (the run has {options[name]!r})" for name, value in given.items()
                if value is not None and value != options[name]]
     if differ:
         raise cli.UsageError(f"--resume continues {run.path} as it was started, but {'; '.join(differ)}: "
                              "drop the differing settings, or start a new run in another folder")
-    if data is not None:  # the same data, perhaps moved
-        options["data"] = _data_source(data)
-    return stored, options
 
 
 def _data_source(data: HARData | str | os.PathLike[str] | None) -> str | None:
@@ -149,10 +157,18 @@ def _train_device(spec: str, world: World) -> torch.device:
     return device
 
 
-def fit_to_data(cfg: BILMConfig, data: HARData) -> BILMConfig:
-    """Take the input shape and the number of classes from the data."""
+def fit_to_data(cfg: BILMConfig, data: HARData, say: bool = False) -> BILMConfig:
+    """Take the input shape, the number of classes and the sensors (bilm.sensors) from the data;
+    `say` prints the line that tells when the gravity frame had to be turned off."""
     _, channels, length = data.X_train.shape
-    return dataclasses.replace(cfg, input_channels=channels, seq_length=length, num_classes=len(data.classes))
+    cfg = dataclasses.replace(cfg, input_channels=channels, seq_length=length, num_classes=len(data.classes))
+    try:
+        cfg, note = sensors.configure(cfg, getattr(data, "channels", None), getattr(data, "sampling_rate", None))
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
+    if note and say:
+        print(note, flush=True)
+    return cfg
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -168,7 +184,7 @@ class Trainer:
 
     def __init__(self, cfg: BILMConfig, options: dict[str, Any], data: HARData, run: RunDir,
                  world: World, device: torch.device):
-        cfg = fit_to_data(cfg, data)
+        cfg = fit_to_data(cfg, data, say=world.is_main)
         self.cfg, self.options, self.data, self.run, self.world = cfg, options, data, run, world
         self._hold_out_validation(device)
         self.amp = autocast(device, options["amp"] is not False)  # bf16 on CUDA unless turned off

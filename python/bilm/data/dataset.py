@@ -10,7 +10,8 @@ from bilm.data.cache import load_uci_har
 from bilm.data.download import fetch_uci_har
 from bilm.data.har import UCI_HAR_CLASSES, HARData
 from bilm.data.locations import downloaded_uci_har, find_uci_root
-from bilm.data.npz import load_npz
+from bilm.data.datasets import uci_har
+from bilm.data.npz import SensorData, load_npz
 
 
 def load_dataset(path: str | os.PathLike[str] | None = None, *, download: bool = True,
@@ -32,8 +33,8 @@ def load_dataset(path: str | os.PathLike[str] | None = None, *, download: bool =
 def load_uci_folder(root: Path, *, cache: bool = True) -> HARData:
     X_train, y_train, subject_train = load_uci_har(root, "train", cache=cache)
     X_test, y_test, subject_test = load_uci_har(root, "test", cache=cache)
-    return HARData(X_train, y_train, X_test, y_test, subject_train, subject_test,
-                   classes=UCI_HAR_CLASSES, source=str(root))
+    return SensorData(X_train, y_train, X_test, y_test, subject_train, subject_test, classes=UCI_HAR_CLASSES,
+                      source=str(root), channels=uci_har.CHANNELS, sampling_rate=uci_har.SAMPLING_RATE)
 
 
 def _downloaded_copy(download: bool) -> Path:
