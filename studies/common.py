@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
-
-import torch
 
 from bilm import cli
 from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, apply_overrides, get_preset
 from bilm.training import fit, fit_to_data
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 # What the studies add to the default preset, which holds out no validation subjects.
 HOLD_OUT = "val_subjects=4"
@@ -65,17 +56,3 @@ def train_run(run_dir: Path, cfg: BILMConfig, data: str | None, device: str = "c
               keep_epochs: bool = False) -> None:
     """Train the run in `run_dir`, or resume it where a killed study left it."""
     fit(cfg, data, run_dir, resume=True, device=device, keep_epochs=keep_epochs or None, progress=False)
-
-
-def in_parallel(work: Callable[[T], R], items: Iterable[T], jobs: int) -> list[R]:
-    """[work(item) for item in items], `jobs` at a time in worker processes, each with CPUs / jobs
-    threads so they do not fight; in this process when jobs is 1. `work` must be a module-level
-    function (it is sent to the workers by name)."""
-    items = list(items)
-    if jobs == 1:
-        return [work(item) for item in items]
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")  # a clean process: no inherited threads or locks
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=torch.set_num_threads,
-                             initargs=(threads,)) as pool:
-        return list(pool.map(work, items))

@@ -31,6 +31,7 @@ from typing import Any
 
 from bilm import cli
 from bilm.config import BILMConfig
+from bilm.parallel import in_parallel
 from bilm.rundir import RunDir
 from studies import common
 
@@ -153,7 +154,7 @@ def study(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(v, seed, cfg) for (v, seed), cfg in zip(runs, configs)]
-    rows = common.in_parallel(functools.partial(run_one, args=args), jobs, args.jobs)
+    rows = in_parallel(functools.partial(run_one, args=args), jobs, args.jobs)
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     table = markdown(rows, args)
     (out / "results.md").write_text(table)

@@ -27,6 +27,7 @@ from typing import Any
 
 from bilm import cli
 from bilm.config import BILMConfig
+from bilm.parallel import in_parallel
 from bilm.rundir import RunDir
 from studies import common
 
@@ -87,7 +88,7 @@ def study(args: argparse.Namespace) -> int:
     runs = [(variant, n, seed) for n in sizes for variant in VARIANTS for seed in range(args.seeds)]
     configs = common.plan_study([(run_dir(args, *run), "default", overrides(args, *run)) for run in runs],
                                 args.data)
-    rows = common.in_parallel(functools.partial(run_one, args=args),
+    rows = in_parallel(functools.partial(run_one, args=args),
                               [(*run, cfg) for run, cfg in zip(runs, configs)], args.jobs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

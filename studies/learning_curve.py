@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bilm import cli
 from bilm.config import BILMConfig
+from bilm.parallel import in_parallel
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
 from studies import common
@@ -104,7 +105,7 @@ def study(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
     runs = [(size, seed, cfg) for (size, seed), cfg in zip(jobs, configs)]
-    accuracy = dict(zip(jobs, common.in_parallel(functools.partial(last_val_accuracy, args=args), runs, args.jobs)))
+    accuracy = dict(zip(jobs, in_parallel(functools.partial(last_val_accuracy, args=args), runs, args.jobs)))
     table = markdown(sizes, {seed: [accuracy[size, seed] for size in sizes] for seed in seeds})
     (Path(args.out) / "learning_curve.md").write_text(table)
     print(table)

@@ -29,6 +29,7 @@ from bilm import cli
 from bilm.config import BILMConfig
 from bilm.data import HARData
 from bilm.inference import load_classifier
+from bilm.parallel import in_parallel
 from bilm.rundir import RunDir
 from bilm.splits import validation_split
 from studies import common
@@ -107,7 +108,7 @@ def study(args: argparse.Namespace) -> int:
     data = cli.load_data(args.data)
     if data.subject_train is None:
         raise cli.UsageError("the data has no subject ids: there are no validation subjects to halve")
-    runs = common.in_parallel(functools.partial(train, args=args), list(enumerate(configs)), args.jobs)
+    runs = in_parallel(functools.partial(train, args=args), list(enumerate(configs)), args.jobs)
     rows = {seed: compare(*epoch_predictions(run, data)) for seed, run in enumerate(runs)}
     table = markdown(rows)
     (Path(args.out) / "selection.md").write_text(table)
