@@ -1,4 +1,5 @@
-"""python -m bilm.bench loader|train|scale|predict|csv [options]: run one benchmark and print its table."""
+"""python -m bilm.bench loader|train|scale|predict|csv|time-to-accuracy [options]: run one benchmark
+and print its table."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ BENCHMARKS = {
     "scale": "bilm.bench.scale",
     "predict": "bilm.bench.predict",
     "csv": "bilm.bench.csv_files",
+    "time-to-accuracy": "bilm.bench.time_to_accuracy",
 }
 
 

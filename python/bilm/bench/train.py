@@ -77,13 +77,20 @@ def notebook_epoch(objective: Objective, optimizer: torch.optim.Optimizer, loade
     return time.perf_counter() - start
 
 
-def time_notebook(X: np.ndarray, y: np.ndarray, cfg: BILMConfig, device: torch.device, epochs: int) -> list[float]:
-    """Seconds of each of `epochs` epochs of the notebook's loop on a freshly built model."""
+def train_notebook(X: np.ndarray, y: np.ndarray, cfg: BILMConfig, device: torch.device,
+                   epochs: int) -> tuple[Objective, list[float]]:
+    """`epochs` epochs of the notebook's loop on a freshly built model: the trained objective
+    (its model is `.model`) and the seconds of each epoch."""
     torch.manual_seed(cfg.seed)
     objective = Objective(BILMEnsemble.from_config(cfg).to(device), cfg)
     optimizer = torch.optim.Adam(objective.parameters(), lr=cfg.lr)
     loader = DataLoader(NotebookDataset(X, y), batch_size=cfg.batch_size, shuffle=True)
-    return [notebook_epoch(objective, optimizer, loader, device) for _ in range(epochs)]
+    return objective, [notebook_epoch(objective, optimizer, loader, device) for _ in range(epochs)]
+
+
+def time_notebook(X: np.ndarray, y: np.ndarray, cfg: BILMConfig, device: torch.device, epochs: int) -> list[float]:
+    """Seconds of each of `epochs` epochs of the notebook's loop on a freshly built model."""
+    return train_notebook(X, y, cfg, device, epochs)[1]
 
 
 def time_bilm(data: HARData, out: Path, device: str, epochs: int) -> tuple[list[float], float]:
