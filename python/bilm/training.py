@@ -293,7 +293,7 @@ class Trainer:
                 self.save_last(step + 1, dataclasses.replace(sums, seconds=self.totals.seconds))
                 start = time.perf_counter()
         bar.close()
-        if self.X_clean is not None:  # part of making the epoch's model, so timed with its training
+        if self.X_clean is not None and self.evaluates(epoch):  # part of making the epoch's model
             recalibrate_batch_norm(self.model, self.X_clean, self.amp)
         sums = self.totals.reduced(world)
         self.check_finite(sums, epoch)  # reading the sums waits for the device: the time below is the real one
@@ -310,7 +310,7 @@ class Trainer:
         if len(self.y_val):
             row |= self.validate()
         improved = self.progress.finish_epoch(row, cfg.early_stopping_patience)
-        keep = improved if cfg.select_epoch == "best" else True  # best.pt: the weights the run reports
+        keep = improved if cfg.select_epoch == "best" else self.evaluates(epoch)  # best.pt: what the run reports
         self.schedule.step(row.get("val_loss"))
         self.totals = EpochTotals.zeros(self.totals.loss.device)
         if self.world.is_main:
@@ -322,6 +322,13 @@ class Trainer:
                 checkpoint.save(chosen, self.run.epoch_checkpoint(row["epoch"]))
             print(log_line(row, cfg.epochs, improved, keep), flush=True)
         self.save_last(0, self.totals)
+
+    def evaluates(self, epoch: int) -> bool:
+        """Whether this epoch's model is scored or kept: on validation, as an epoch checkpoint,
+        or as the end of the schedule. Only such an epoch needs its batch norms recalibrated:
+        the pass draws no random numbers and training reads no running statistics, so skipping
+        it elsewhere changes nothing but the time (a refit's 14 of 15 passes over its windows)."""
+        return len(self.y_val) > 0 or self.options["keep_epochs"] or epoch + 1 == self.cfg.epochs
 
     def validate(self) -> dict[str, float]:
         """An epoch's validation metrics, as metrics.jsonl keeps them."""
