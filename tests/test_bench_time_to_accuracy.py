@@ -125,8 +125,8 @@ def test_minirocket_is_timed_beside_the_default_preset(uci, tmp_path):
     assert f"Default preset / MiniRocket, median wall time: {ratio:.2f}x." in table
     import aeon
 
-    assert "1 threads for every method (torch, OpenMP/BLAS, MiniRocket's n_jobs)" in table
-    assert f", aeon {aeon.__version__};" in table and "MiniRocket: aeon's defaults, random_state = seed." in table
+    assert "1 threads for every method (torch, OpenMP/BLAS)" in table and "n_jobs = 1" in table
+    assert f", aeon {aeon.__version__};" in table and "MiniRocket: aeon's defaults, n_jobs = 1, random_state = seed." in table
 
 
 def without_aeon(monkeypatch) -> None:
@@ -153,6 +153,7 @@ def test_without_aeon_asking_for_minirocket_fails_before_any_work(uci, tmp_path,
 
 
 @pytest.mark.parametrize("argv", [["--seeds", "0"], ["--threads", "0"], ["--epochs-notebook", "0"],
+                                  ["--minirocket-jobs", "0"],
                                   ["--only", "default,forest"], ["--set", "seed=3"], ["--set", "no_such_field=1"],
                                   ["--device", "tpu"], ["--data", "no/such/folder"]])
 def test_bad_arguments_exit_2_before_any_work(uci, argv, monkeypatch, capsys):
