@@ -14,6 +14,7 @@ from bilm.config import BILMConfig
 from bilm.distributed import World
 from bilm.loop import EVAL_BATCH, epoch_order, recalibrate_batch_norm, steps_per_epoch
 from bilm.optim import EpochSchedule
+from bilm.sensors import vector_triples
 
 
 def augmenter(seed=0, **fields) -> Augment:
@@ -65,6 +66,24 @@ def test_one_rotation_turns_every_sensor_triple_and_keeps_norms():
         triple = slice(3 * g, 3 * g + 3)
         torch.testing.assert_close(y[:, triple], torch.einsum("bij,bjt->bit", R, x[:, triple]))
         torch.testing.assert_close(y[:, triple].norm(dim=1), x[:, triple].norm(dim=1))
+
+
+def test_named_channels_turn_only_their_xyz_triples():
+    x = torch.randn(3, 8, 10)  # attitude roll, pitch, yaw; then gyro x, y, z; then two more
+    R = random_rotations(3, math.pi, torch.Generator().manual_seed(1))
+    y = rotate_triples(x, R, [1])
+    torch.testing.assert_close(y[:, 3:6], torch.einsum("bij,bjt->bit", R, x[:, 3:6]))
+    assert torch.equal(y[:, :3], x[:, :3]) and torch.equal(y[:, 6:], x[:, 6:])
+    channels = ["roll", "pitch", "yaw", "gyro_x", "gyro_y", "gyro_z", "p", "q"]
+    augment = Augment(BILMConfig(augment_rotation_deg=30), torch.ones(1, 8, 1), seed=0,
+                      triples=vector_triples(channels))  # no refusal: the names say what turns
+    assert augment.triples == [1] and augment(x).shape == x.shape
+
+
+def test_every_triple_named_takes_the_path_of_unnamed_data():
+    cfg, x = BILMConfig(augment_rotation_deg=30), torch.randn(4, 9, 16)
+    named = Augment(cfg, torch.ones(1, 9, 1), seed=0, triples=[0, 1, 2])
+    assert named.triples is None and torch.equal(named(x), Augment(cfg, torch.ones(1, 9, 1), seed=0)(x))
 
 
 def test_roll_each_matches_torch_roll():

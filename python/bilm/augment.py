@@ -3,7 +3,8 @@
 * rotation: one random 3-D rotation per window applied to every xyz triple of channels
   (UCI HAR: body_acc, body_gyro, total_acc), i.e. the phone worn at another orientation; all
   sensors share the phone's frame, so they turn together. Up to augment_rotation_deg degrees
-  about a uniformly random axis.
+  about a uniformly random axis. Data that names its channels turns only the triples named
+  x, y, z (MotionSense's attitude roll, pitch, yaw is no vector and stays as it is).
 * scale: each channel of each window times 1 + N(0, augment_scale^2) (sensor gain).
 * shift: a circular time shift of up to augment_shift samples (where the window starts).
 * jitter: additive Gaussian noise of std augment_jitter in standardised units (sensor noise).
@@ -20,14 +21,17 @@ import math
 import torch
 from torch import Tensor
 
+from collections.abc import Sequence
+
 from bilm.config import BILMConfig
 
 AXES = 3  # channels per sensor triple
 
 
 class Augment:
-    def __init__(self, cfg: BILMConfig, channel_std: Tensor, seed: int):
-        """channel_std (1, C, 1): the standardisation's scale, which turns jitter into raw units."""
+    def __init__(self, cfg: BILMConfig, channel_std: Tensor, seed: int, triples: Sequence[int] | None = None):
+        """channel_std (1, C, 1): the standardisation's scale, which turns jitter into raw units;
+        triples: the indices of the xyz triples to rotate (None: every triple of channels)."""
         self.rotation = math.radians(cfg.augment_rotation_deg)
         self.scale = cfg.augment_scale
         self.shift = cfg.augment_shift
@@ -35,15 +39,18 @@ class Augment:
         self.jitter_std = cfg.augment_jitter * channel_std
         # Plain Python numbers, so deciding what to apply never waits for the GPU.
         self.enabled = bool(self.rotation or self.scale or self.shift or self.jitter)
-        if self.rotation:
-            require_triples(channel_std.shape[1], "augment_rotation_deg", "augment_rotation_deg=0")
+        channels = channel_std.shape[1]
+        if self.rotation and triples is None:
+            require_triples(channels, "augment_rotation_deg", "augment_rotation_deg=0")
+        every = channels % AXES == 0 and list(triples or []) == list(range(channels // AXES))
+        self.triples = None if triples is None or every else list(triples)
         self.generator = torch.Generator(device=channel_std.device)
         self.generator.manual_seed(seed)
 
     def __call__(self, x: Tensor) -> Tensor:
         """A randomly transformed copy of the raw batch x (B, C, T)."""
         if self.rotation:
-            x = rotate_triples(x, random_rotations(x.shape[0], self.rotation, self.generator))
+            x = rotate_triples(x, random_rotations(x.shape[0], self.rotation, self.generator), self.triples)
         if self.scale:
             x = x * (1 + self.scale * self._randn(x.shape[0], x.shape[1], 1, like=x))
         if self.shift:
@@ -85,11 +92,16 @@ def random_rotations(n: int, max_angle: float, generator: torch.Generator) -> Te
     return torch.eye(3, device=device) + sin * K + (1 - cos) * (K @ K)
 
 
-def rotate_triples(x: Tensor, rotations: Tensor) -> Tensor:
-    """Rotate every xyz triple of channels of window b by rotations[b]: (B, C, T) -> (B, C, T)."""
+def rotate_triples(x: Tensor, rotations: Tensor, triples: Sequence[int] | None = None) -> Tensor:
+    """Rotate the xyz triples of channels (every one, or those indexed by `triples`) of window b
+    by rotations[b]: (B, C, T) -> (B, C, T)."""
     B, C, T = x.shape
-    triples = x.reshape(B, C // AXES, AXES, T)
-    return torch.einsum("bij,bgjt->bgit", rotations.to(x.dtype), triples).reshape(B, C, T)
+    if triples is None:
+        grouped = x.reshape(B, C // AXES, AXES, T)
+        return torch.einsum("bij,bgjt->bgit", rotations.to(x.dtype), grouped).reshape(B, C, T)
+    channels = torch.tensor([AXES * t + axis for t in triples for axis in range(AXES)], device=x.device)
+    turned = rotate_triples(x.index_select(1, channels), rotations)
+    return x.index_copy(1, channels, turned)
 
 
 def roll_each(x: Tensor, shifts: Tensor) -> Tensor:

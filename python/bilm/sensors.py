@@ -60,6 +60,11 @@ def _stem(names: list[str]) -> str | None:
     return names[0][:i] + names[0][i + 1:]
 
 
+def vector_triples(channels: Sequence[str] | None) -> list[int] | None:
+    """The triples a rotation turns: those named x, y, z; None (every triple) without names."""
+    return None if channels is None else [t.index for t in xyz_triples(channels)]
+
+
 def _word(triple: Triple) -> str:
     """The stem without separators, lower case: "total_acc_" -> "totalacc", "T_acc" -> "tacc"."""
     return "".join(c for c in triple.stem.lower() if c.isalnum())

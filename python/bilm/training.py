@@ -200,7 +200,8 @@ class Trainer:
         self.schedule = EpochSchedule(self.optimizer, cfg)
         # Augmentation works on the data's own channels, before the gravity frame adds its own.
         self.augment = Augment(cfg, self.standardize.std[:, :cfg.input_channels],
-                               seed=derive_seed(cfg.seed, world.rank, 1))
+                               seed=derive_seed(cfg.seed, world.rank, 1),
+                               triples=sensors.vector_triples(getattr(data, "channels", None)))
         self.progress = Progress()
         self.totals = EpochTotals.zeros(device)
 
