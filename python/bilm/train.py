@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--config", metavar="FILE", help="a TOML file of field = value, or a run's config.json")
     config.add_argument("--set", dest="overrides", action="append", metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set latent_dim=32 (repeatable)")
-    config.add_argument("--epochs", type=int, help="epochs to train (default preset: 10; seed, notebook: 30)")
+    config.add_argument("--epochs", type=int, help="epochs to train (default preset: 15; seed, notebook: 30)")
     config.add_argument("--batch-size", type=int, help="windows per step, over all processes (presets: 64)")
     config.add_argument("--lr", type=float, help="peak learning rate (presets: 1e-3)")
     config.add_argument("--seed", type=int, help="seeds the weights, the validation subjects and the data order")
