@@ -4,13 +4,13 @@ themselves, trained in this process by `bilm.fit` or side by side in worker proc
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from bilm import cli
-from bilm.config import DATA_FIELDS, FIELD_NAMES, BILMConfig, apply_overrides, get_preset
-from bilm.training import fit, fit_to_data
+from bilm.config import BILMConfig, apply_overrides, get_preset
+from bilm.rundir import RunDir
+from bilm.training import fit, refuse_other_settings
 
 # What the studies add to the default preset, which holds out no validation subjects.
 HOLD_OUT = "val_subjects=4"
@@ -36,19 +36,10 @@ def plan_study(runs: Sequence[tuple[Path, str, Sequence[str]]], data: str | None
         configs = [apply_overrides(get_preset(preset), list(overrides)) for _, preset, overrides in runs]
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
-    loaded = None
-    for (run_dir, _, _), planned in zip(runs, configs):
-        config = run_dir / "config.json"
-        if not config.exists():
-            continue
-        loaded = loaded or cli.load_data(data)
-        expected = fit_to_data(planned, loaded)
-        saved = BILMConfig.from_dict(json.loads(config.read_text())["config"])
-        differ = [f"{name} {getattr(saved, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
-                  if name not in DATA_FIELDS and getattr(saved, name) != getattr(expected, name)]
-        if differ:
-            raise cli.CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
-                                   "remove it or choose another --out")
+    if any(RunDir(run_dir).config.is_file() for run_dir, _, _ in runs):
+        loaded = cli.load_data(data)
+        for (run_dir, _, _), planned in zip(runs, configs):
+            refuse_other_settings(RunDir(run_dir), planned, loaded)
     return configs
 
 

@@ -17,11 +17,10 @@ uninterrupted one did.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-
-from collections.abc import Sequence
 
 from bilm.config import BILMConfig
 

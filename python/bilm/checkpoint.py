@@ -14,6 +14,7 @@ never runs code from the file:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -44,6 +45,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    """`value` as indented JSON, written atomically."""
+    text = json.dumps(value, indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def save(state: dict[str, Any], path: Path) -> None:

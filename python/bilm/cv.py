@@ -49,8 +49,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from bilm import cli
-from bilm.checkpoint import atomic_write
-from bilm.config import DATA_FIELDS, FIELD_NAMES, PRESETS, BILMConfig, apply_overrides, get_preset
+from bilm.checkpoint import write_json
+from bilm.config import PRESETS, BILMConfig, apply_overrides, get_preset
 from bilm.data import HARData
 from bilm.data.datasets import DATASETS, RecordingSet, dataset, uci_har
 from bilm.data.npz import SensorData, with_meta
@@ -58,7 +58,7 @@ from bilm.data.windows import cut_recording_set
 from bilm.parallel import in_parallel
 from bilm.rundir import RunDir
 from bilm.train import load_config_file
-from bilm.training import fit, fit_to_data
+from bilm.training import fit, refuse_other_settings
 
 PROG = "bilm-cv"
 WINDOW_SECONDS = 3.0
@@ -244,16 +244,7 @@ def check_out(out: Path, plan: dict[str, Any], configs: dict[Path, BILMConfig], 
         raise cli.CommandError(f"{out} holds a cross-validation with other folds or windows (see {saved}); "
                                "remove it or choose another --out")
     for run_dir, expected in configs.items():
-        run = RunDir(run_dir)
-        if not run.config.is_file():
-            continue
-        stored = BILMConfig.from_dict(run.read_config()["config"])
-        expected = fit_to_data(expected, probe)
-        differ = [f"{name} {getattr(stored, name)!r} there, {getattr(expected, name)!r} now" for name in FIELD_NAMES
-                  if name not in DATA_FIELDS and getattr(stored, name) != getattr(expected, name)]
-        if differ:
-            raise cli.CommandError(f"{run_dir} holds a run with other settings ({'; '.join(differ)}); "
-                                   "remove it or choose another --out")
+        refuse_other_settings(RunDir(run_dir), expected, probe)
 
 
 def comparable(plan: dict[str, Any]) -> dict[str, Any]:
@@ -295,11 +286,6 @@ def summarize(plan: dict[str, Any], settings: dict[str, Any], folds: list[tuple[
             "accuracy_mean": float(np.mean([row["accuracy"] for row in rows])),
             "balanced_accuracy_mean": float(np.mean([row["balanced_accuracy"] for row in rows])),
             "seconds": seconds, "folds": rows}
-
-
-def write_json(path: Path, value: Any) -> None:
-    text = json.dumps(value, indent=2) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def print_table(summary: dict[str, Any], path: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bilm.checkpoint import BEST, LAST, atomic_write
+from bilm.checkpoint import BEST, LAST, atomic_write, write_json
 
 
 class RunDir:
@@ -42,8 +42,7 @@ class RunDir:
             tmp.unlink(missing_ok=True)
 
     def write_json(self, path: Path, value: Any) -> None:
-        text = json.dumps(value, indent=2) + "\n"
-        atomic_write(path, lambda f: f.write(text.encode()))
+        write_json(path, value)
 
     def read_config(self) -> dict[str, Any]:
         try:

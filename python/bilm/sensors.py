@@ -18,10 +18,11 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bilm.augment import AXES
 from bilm.config import AUTO_TRIPLE as AUTO, BILMConfig
 from bilm.data.datasets import split_unit
 
-AXES = "xyz"
+AXIS_LETTERS = "xyz"  # how a triple's three names differ
 STANDARD_GRAVITY = 9.80665  # m/s^2
 ACCEL_UNITS = {"g": 1.0, "m/s^2": STANDARD_GRAVITY, "m/s2": STANDARD_GRAVITY, "m/s²": STANDARD_GRAVITY}
 GYRO_UNITS = ("rad/s", "deg/s", "°/s", "dps")
@@ -40,8 +41,8 @@ class Triple:
 def xyz_triples(channels: Sequence[str]) -> list[Triple]:
     """The aligned triples of channels whose names (units aside) differ only in an x, y, z."""
     found = []
-    for index in range(len(channels) // 3):
-        parts = [split_unit(name) for name in channels[3 * index:3 * index + 3]]
+    for index in range(len(channels) // AXES):
+        parts = [split_unit(name) for name in channels[AXES * index:AXES * index + AXES]]
         names, units = [p[0] for p in parts], {p[1] for p in parts}
         stem = _stem(names)
         if stem is not None and len(units) == 1:
@@ -54,7 +55,7 @@ def _stem(names: list[str]) -> str | None:
     if len({len(name) for name in names}) != 1:
         return None
     differ = [i for i in range(len(names[0])) if len({name[i] for name in names}) > 1]
-    if len(differ) != 1 or "".join(name[differ[0]] for name in names).lower() != AXES:
+    if len(differ) != 1 or "".join(name[differ[0]] for name in names).lower() != AXIS_LETTERS:
         return None
     i = differ[0]
     return names[0][:i] + names[0][i + 1:]

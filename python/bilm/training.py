@@ -127,16 +127,34 @@ def _check_unchanged(run: RunDir, stored: BILMConfig, options: dict[str, Any], c
                      given: dict[str, Any], data: HARData) -> None:
     """Refuse, by name, a config or run option that differs from the run's. The config is
     compared as the run used it, fitted to the data (so "from the channel names" matches)."""
-    differ = []
-    if config is not None:
-        config = fit_to_data(config, data)
-        differ = [f"{name}={getattr(config, name)!r} (the run has {getattr(stored, name)!r})"
-                  for name in FIELD_NAMES if name not in DATA_FIELDS and getattr(config, name) != getattr(stored, name)]
+    differ = [] if config is None else [f"{name}={now!r} (the run has {then!r})"
+                                        for name, then, now in changed_settings(stored, config, data)]
     differ += [f"{name}={value!r} (the run has {options[name]!r})" for name, value in given.items()
                if value is not None and value != options[name]]
     if differ:
         raise cli.UsageError(f"--resume continues {run.path} as it was started, but {'; '.join(differ)}: "
                              "drop the differing settings, or start a new run in another folder")
+
+
+def changed_settings(stored: BILMConfig, config: BILMConfig, data: HARData) -> list[tuple[str, Any, Any]]:
+    """(field, the run's value, config's value) for each setting in which `config`, fitted to
+    `data` as a run fits it (so "from the channel names" matches what a run found), differs
+    from a run's stored config. The fields the data sets are not compared."""
+    config = fit_to_data(config, data)
+    return [(name, getattr(stored, name), getattr(config, name)) for name in FIELD_NAMES
+            if name not in DATA_FIELDS and getattr(stored, name) != getattr(config, name)]
+
+
+def refuse_other_settings(run: RunDir, config: BILMConfig, data: HARData) -> None:
+    """Refuse (cli.CommandError) a folder holding a run with other settings than `config`: a
+    study or a cross-validation would otherwise read it into its table unnoticed."""
+    if not run.config.is_file():
+        return
+    differ = [f"{name} {then!r} there, {now!r} now"
+              for name, then, now in changed_settings(BILMConfig.from_dict(run.read_config()["config"]), config, data)]
+    if differ:
+        raise cli.CommandError(f"{run.path} holds a run with other settings ({'; '.join(differ)}); "
+                               "remove it or choose another --out")
 
 
 def _data_source(data: HARData | str | os.PathLike[str] | None) -> str | None:
