@@ -292,8 +292,9 @@ PRESETS: dict[str, BILMConfig] = {
     # The best model found, every setting chosen on validation subjects.
     "default": BILMConfig(
         latent_sequence="temporal", standardize=True, classifier_input="mu",
-        window_stats="spectral", pooled_features=True, kernel_size=7, optimizer="adamw", weight_decay=0.05,
-        scheduler="cosine", warmup_epochs=2, epochs=15, label_smoothing=0.1, augment_jitter=0.05,
+        window_stats="spectral", pooled_features=True, through_latent=True, base_channels=24, kernel_size=7,
+        optimizer="adamw", weight_decay=0.05, batch_size=128, lr=2e-3,
+        scheduler="cosine", warmup_epochs=2, epochs=10, label_smoothing=0.1, augment_jitter=0.05,
         augment_shift=8, augment_rotation_deg=30, augment_scale=0.1, select_epoch="last", val_subjects=0,
         recalibrate_bn=True, gravity_frame=True,
     ),
