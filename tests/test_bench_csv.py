@@ -16,7 +16,7 @@ def test_csv_benchmark_times_every_method_on_both_sets(tmp_path, capsys):
     rows = [line.split("|")[1:3] for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [files.strip() for files, _ in rows] == ["MotionSense (5)"] * 4 + ["DSADS-sized tree (12)"] * 4
     assert rows[0][1].strip() == "np.loadtxt" and rows[2][1].strip() == "bilm_fast.read_csv, 1 thread"
-    assert "outputs checked against np.loadtxt (bilm_fast: identical; pandas: to 1e-15)" in out
+    assert "outputs checked against np.loadtxt (bilm_fast: identical; pandas: to 1e-15 relative + 1e-15 absolute)" in out
 
 
 def test_a_named_folder_that_is_not_motionsense_is_an_error(tmp_path, capsys):
