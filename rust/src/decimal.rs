@@ -18,13 +18,13 @@ use crate::float;
 /// Exact powers of ten in f64: 10^22 is the last one (5^22 < 2^53). Padded to 32 entries
 /// (with powers that are not exact, never used) so that an index masked with 31 needs no
 /// bounds check.
-const POW10: [f64; 32] = [
+pub(crate) const POW10: [f64; 32] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31,
 ];
 
 /// `10^k` as u64 for `k` in 0..=19, padded like [`POW10`].
-const POW10_INT: [u64; 32] = {
+pub(crate) const POW10_INT: [u64; 32] = {
     let mut table = [1u64; 32];
     let mut k = 1;
     while k < 20 {
@@ -57,7 +57,7 @@ fn leading_digits(word: u64) -> usize {
 /// The value of the first `n` (0..=8) bytes of `word`, which are digits: the bytes after
 /// them are shifted out and zeros shifted in before them.
 #[inline(always)]
-fn digits_value(word: u64, n: usize) -> u64 {
+pub(crate) fn digits_value(word: u64, n: usize) -> u64 {
     (word & (0x0F * ONES))
         .checked_shl(8 * (8 - n as u32))
         .map_or(0, eight_digits)
@@ -161,6 +161,38 @@ fn div_pow10(m: u64, k: usize) -> Option<f64> {
     Some(f64::from_bits(bits))
 }
 
+/// `value` with the sign bit set if `negative`. Not `if negative { -value }`: the signs of a
+/// column of numbers follow no pattern, and a branch on them is mispredicted half the time.
+#[inline(always)]
+pub(crate) fn signed(value: f64, negative: bool) -> f64 {
+    f64::from_bits(value.to_bits() | u64::from(negative) << 63)
+}
+
+/// 2^52: from it up, the spacing of f64 values is 1.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+
+/// `m` (below 2^52) as f64. Not `m as f64`: x86's conversion writes only half of its
+/// register, so it waits for the last division that wrote there, and the conversions of a
+/// row's fields would run one after the other. Below 2^52, `m` is exact as the low bits of
+/// 2^52 + m.
+#[inline(always)]
+pub(crate) fn exact_f64(m: u64) -> f64 {
+    f64::from_bits(TWO_52.to_bits() | m) - TWO_52
+}
+
+/// `m / 10^k` correctly rounded, for `k` up to 27: Clinger's fast path where it is exact (see
+/// [`decimal_prefix`]), else the conversion (`k` = 0) or [`div_pow10`].
+#[inline(always)]
+pub(crate) fn exact_quotient(m: u64, k: usize) -> Option<f64> {
+    if m < 1 << 52 && k <= 22 {
+        Some(exact_f64(m) / POW10[k & 31])
+    } else if k == 0 {
+        Some(m as f64)
+    } else {
+        div_pow10(m, k)
+    }
+}
+
 /// The decimal number at the start of `bytes`, `[+-]digits[.digits][(e|E)[+-]digits]` with
 /// at most 19 digits, and the bytes it spans, when it can be rounded exactly without the
 /// general parser:
@@ -223,7 +255,7 @@ pub(crate) fn decimal_prefix(bytes: &[u8]) -> Option<(f64, usize)> {
     } else {
         return None;
     };
-    Some((if negative { -value } else { value }, i))
+    Some((signed(value, negative), i))
 }
 
 /// The value of the token `text[start..end]`: by [`decimal_prefix`] (which reads on from
@@ -239,7 +271,7 @@ pub(crate) fn token(text: &[u8], start: usize, end: usize) -> Option<f64> {
 /// The value of eight digit values (0..=9, one a byte, the most significant lowest), by
 /// combining them in pairs, fours and eights with three multiplications.
 #[inline(always)]
-fn eight_digits(digits: u64) -> u64 {
+pub(crate) fn eight_digits(digits: u64) -> u64 {
     let pairs = (digits.wrapping_mul(10 << 8 | 1) >> 8) & 0x00FF_00FF_00FF_00FF;
     let fours = (pairs.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_FFFF_0000_FFFF;
     fours.wrapping_mul(10_000 << 32 | 1) >> 32
@@ -293,14 +325,9 @@ pub(crate) fn quick_token(text: &[u8], pos: usize, delimiter: u8) -> Option<(f64
     } else {
         // With more than 19 digits `int` is 0, so the padding of POW10_INT does not matter.
         let mantissa = int * POW10_INT[fraction & 31] + window_digits(window, dot + 1, fraction);
-        if mantissa <= 1 << 53 && fraction <= 22 {
-            // Below 2^53: the signed conversion, one instruction, is exact.
-            mantissa as i64 as f64 / POW10[fraction & 31]
-        } else {
-            div_pow10(mantissa, fraction)?
-        }
+        exact_quotient(mantissa, fraction)?
     };
-    Some((if negative { -value } else { value }, pos + len))
+    Some((signed(value, negative), pos + len))
 }
 
 /// The eight bytes of `window` from `i` (at most `WINDOW - 8`) as a little-endian word.
@@ -332,7 +359,7 @@ fn window_digits(window: &[u8; WINDOW], i: usize, n: usize) -> u64 {
 /// (blanks, line breaks, control bytes, non-ASCII). A superset of the bytes that end a field:
 /// the caller looks at the byte found and takes the careful way unless it ends the field.
 #[inline(always)]
-fn is_stop(b: u8, delimiter: u8) -> bool {
+pub(crate) fn is_stop(b: u8, delimiter: u8) -> bool {
     (b as i8) < 0x21 || b == b'#' || b == delimiter
 }
 

@@ -2,17 +2,24 @@
 //! `np.loadtxt(path, delimiter=d, skiprows=s, usecols=u, ndmin=2)`, for many files at once.
 //!
 //! The work is parallel at two levels, both on the rayon pool: the files, and line-aligned
-//! chunks of any file larger than [`MIN_CHUNK_BYTES`]. A chunk is parsed in one pass into rows
+//! chunks of any file larger than [`MIN_CHUNK_BYTES`] (with many files, only of one larger
+//! than [`MANY_FILES_MIN_CHUNK_BYTES`]). A chunk is parsed in one pass into rows
 //! of its own, and the chunks of a file are joined in order at the end: copying the values
 //! once costs less than a second pass over the text to count the rows first. Each thread
 //! reads its files into one buffer that it keeps.
 //!
 //! A row goes through [`Parser::fast_row`] first: ASCII only, no allocation, each field's end
 //! found before its number is converted (so that the next field does not wait for the
-//! conversion), the numbers by [`decimal`]. A row it declines (an error, non-ASCII
-//! whitespace, anything unusual) goes to [`Parser::slow_row`], which splits the line exactly
-//! as numpy does and gives the values or the exact error. So the fast path only has to be
-//! right on the rows it accepts, and the tests check it against the slow one.
+//! conversion). With a delimiter, the fields are found by [`Block`]s of 64 bytes and the
+//! plain numbers converted by [`Block::number`]; a field they do not take (blanks around it,
+//! an exponent, ...) goes to [`decimal`] on its own, and the rest of the row to the blocks
+//! again. A row the fast path declines (an error, non-ASCII whitespace, anything unusual)
+//! goes to [`Parser::slow_row`], which splits the line exactly as numpy does and gives the
+//! values or the exact error. So the fast path only has to be right on the rows it accepts,
+//! and the tests check it against the slow one.
+//!
+//! On x86_64 CPUs with AVX2, BMI1 and BMI2 (checked at run time), the rows are parsed by code
+//! compiled for them ([`Parser::parse_chunk`]): the same code, 5-10% faster.
 //!
 //! Text rules, as numpy's:
 //! * lines end in `\n`, `\r\n` or a lone `\r`; the last one needs no line break;
@@ -34,6 +41,9 @@ use std::path::{Path, PathBuf};
 use memchr::memchr2;
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::block::Avx2;
+use crate::block::{self, Baseline, Block, Isa};
 use crate::decimal;
 use crate::error::{Error, Result};
 use crate::float::{self, Sample};
@@ -183,7 +193,13 @@ impl Options {
     /// it has.
     fn first_row(&self, text: &[u8], mut pos: usize) -> Option<(usize, usize)> {
         while pos < text.len() {
-            let fields = self.fields(content(text, pos)).len();
+            let content = content(text, pos);
+            let fields = match self.delimiter {
+                // As many as `fields` gives, without splitting and trimming them.
+                Delimiter::Char(_) if content.is_empty() => 0,
+                Delimiter::Char(d) => memchr::memchr_iter(d, content).count() + 1,
+                Delimiter::Whitespace => self.fields(content).len(),
+            };
             if fields > 0 {
                 return Some((pos, fields));
             }
@@ -322,14 +338,52 @@ impl<'o> Parser<'o> {
         range: std::ops::Range<usize>,
         row_bytes: usize,
     ) -> Result<(Vec<T>, usize), ParseError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(isa) = Avx2::detect() {
+            // SAFETY: `isa` proves that the CPU has the features.
+            return unsafe { self.parse_chunk_avx2(isa, text, range, row_bytes) };
+        }
+        self.rows(Baseline, text, range, row_bytes)
+    }
+
+    /// [`Parser::rows`] compiled for AVX2, BMI1 and BMI2: the blocks' masks 32 bytes at a
+    /// time, and shifts and bit counts in one instruction each.
+    ///
+    /// # Safety
+    /// The CPU must have these features (`isa` is the proof).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
+    unsafe fn parse_chunk_avx2<T: Sample>(
+        &self,
+        isa: Avx2,
+        text: &[u8],
+        range: std::ops::Range<usize>,
+        row_bytes: usize,
+    ) -> Result<(Vec<T>, usize), ParseError> {
+        self.rows(isa, text, range, row_bytes)
+    }
+
+    /// [`Parser::parse_chunk`] with the blocks' masks by `isa`.
+    #[inline(always)]
+    fn rows<T: Sample>(
+        &self,
+        isa: impl Isa,
+        text: &[u8],
+        range: std::ops::Range<usize>,
+        row_bytes: usize,
+    ) -> Result<(Vec<T>, usize), ParseError> {
         let base = range.start;
         let text = &text[range];
         let cols = self.picks.len();
         let mut data = Vec::new();
         // A guess from the first row's length: growing past it is fine, and so is not getting it.
         let _ = data.try_reserve((text.len() / row_bytes.max(1) + 1).saturating_mul(cols));
+        // The values of the rows so far; `data` beyond them is zeroed room for more, made a
+        // batch of rows at a time rather than one row (a call to `memset`) at a time.
+        let mut filled = 0;
         let mut rows = 0;
         let mut pos = 0;
+        let mut cursor = None;
         while pos < text.len() {
             let line = pos;
             if self.options.delimiter == Delimiter::Whitespace {
@@ -340,26 +394,38 @@ impl<'o> Parser<'o> {
                     offset: base + line,
                     what,
                 };
-                let at = data.len();
-                if data.capacity() - at < cols {
-                    // Grown here, where running out of memory is an error: `resize` would abort.
-                    data.try_reserve(cols.max(at))
-                        .map_err(|_| error(too_big(rows + 1, cols)))?;
+                if data.len() - filled < cols {
+                    if data.capacity() - filled < cols {
+                        // Grown here, where running out of memory is an error: `resize`
+                        // would abort.
+                        data.try_reserve(cols.max(filled))
+                            .map_err(|_| error(too_big(rows + 1, cols)))?;
+                    }
+                    data.resize(data.capacity(), T::default());
                 }
-                data.resize(at + cols, T::default());
-                if let Some(end) = self.fast_row(text, pos, &mut data[at..]) {
+                let out = &mut data[filled..filled + cols];
+                if let Some(end) = self.fast_row(isa, text, pos, out, &mut cursor) {
                     pos = end;
+                    filled += cols;
                     rows += 1;
                 } else {
-                    match self.slow_row(content(text, line), &mut data[at..]) {
-                        Ok(true) => rows += 1,
-                        Ok(false) => data.truncate(at),
+                    match self.slow_row(content(text, line), out) {
+                        Ok(true) => {
+                            filled += cols;
+                            rows += 1;
+                        }
+                        Ok(false) => {}
                         Err(what) => return Err(error(what)),
                     }
                 }
             }
-            pos = next_line(text, pos);
+            // The usual line break, without a call.
+            pos = match text.get(pos) {
+                Some(b'\n') => pos + 1,
+                _ => next_line(text, pos),
+            };
         }
+        data.truncate(filled);
         Ok((data, rows))
     }
 
@@ -398,10 +464,19 @@ impl<'o> Parser<'o> {
     /// `width` fields starting at `pos` (not at a comment or a line break), the picked fields
     /// parsed into `out`. Returns where the row ends (a comment, a line break or the end of
     /// the text), or `None` for anything else, which is then left to [`Parser::slow_row`].
-    #[inline]
-    fn fast_row<T: Sample>(&self, text: &[u8], pos: usize, out: &mut [T]) -> Option<usize> {
+    ///
+    /// `cursor`: the [`Block`] the last row ended in, if any (see [`Parser::fast_delimited`]).
+    #[inline(always)]
+    fn fast_row<'t, T: Sample>(
+        &self,
+        isa: impl Isa,
+        text: &'t [u8],
+        pos: usize,
+        out: &mut [T],
+        cursor: &mut Option<Block<'t>>,
+    ) -> Option<usize> {
         let end = match self.options.delimiter {
-            Delimiter::Char(_) => self.fast_delimited(text, pos, out),
+            Delimiter::Char(_) => self.fast_delimited(isa, text, pos, out, cursor),
             Delimiter::Whitespace => self.fast_whitespace(text, pos, out),
         }?;
         for &(from, to) in &self.copies {
@@ -410,32 +485,109 @@ impl<'o> Parser<'o> {
         Some(end)
     }
 
-    /// The fields' ends are found apart from their numbers ([`decimal::quick_token`] or
-    /// [`decimal::find_stop`]), and the next field's start depends only on that, not on the
-    /// conversion: the CPU works on several fields at once.
-    #[inline]
-    fn fast_delimited<T: Sample>(
+    /// The fields of a row by [`Parser::block_row`], or if it declines the row, one at a
+    /// time by [`Parser::field`].
+    #[inline(always)]
+    fn fast_delimited<'t, T: Sample>(
         &self,
-        text: &[u8],
+        isa: impl Isa,
+        text: &'t [u8],
+        pos: usize,
+        out: &mut [T],
+        cursor: &mut Option<Block<'t>>,
+    ) -> Option<usize> {
+        if let Some(end) = self.block_row(isa, text, pos, out, cursor) {
+            return Some(end);
+        }
+        self.field_row(text, pos, out)
+    }
+
+    /// A row by [`Block`]s: each field ends at the next stop of the block, its number by
+    /// [`Block::number`]; a field that is not a plain number ending at a delimiter (the last
+    /// one at a line break or a comment) goes to [`Parser::field`], and the block's stops
+    /// are taken up again after it. `None` for a row that [`Parser::field`] cannot read
+    /// either (`out` then holds garbage), and near the end of the text.
+    ///
+    /// `cursor`: the block the last row ended in, if any, and at the end the one this row
+    /// ended in.
+    #[inline(always)]
+    fn block_row<'t, T: Sample>(
+        &self,
+        isa: impl Isa,
+        text: &'t [u8],
         mut pos: usize,
         out: &mut [T],
+        cursor: &mut Option<Block<'t>>,
     ) -> Option<usize> {
+        let mut block = match cursor.take() {
+            Some(block) if pos.wrapping_sub(block.base) < block::LEN => block,
+            _ => Block::at(isa, text, pos, self.stop)?,
+        };
+        // The block's stops from `pos` on.
+        let mut stops = block.stops & (u64::MAX << (pos - block.base));
         let last = self.width.checked_sub(1)?;
         for (field, &col) in self.plan.iter().enumerate() {
-            let quick = (col != SKIP)
-                .then(|| decimal::quick_token(text, pos, self.stop))
-                .flatten()
-                .map(|(value, end)| (value, end, self.class_at(text, end)));
-            let (end, class) = match quick {
-                Some((value, end, class @ (Class::Delimiter | Class::Break | Class::Comment))) => {
-                    *out.get_mut(col)? = T::from_f64(value);
-                    (end, class)
+            if stops == 0 {
+                // The field goes past the block: a new block from its start.
+                block = Block::at(isa, text, pos, self.stop)?;
+                stops = block.stops;
+            }
+            // No stop in a whole block: a field too long for one, left to the slower ways.
+            let quick = (stops != 0).then(|| {
+                let end = stops.trailing_zeros() as usize;
+                let class = self.class(block.byte(end));
+                let ends = match class {
+                    Class::Delimiter => field < last,
+                    Class::Break | Class::Comment => field == last,
+                    _ => false,
+                };
+                let (value, plain) = match col {
+                    SKIP => (0.0, true),
+                    _ => block.number(pos - block.base, end),
+                };
+                (value, block.base + end, plain && ends)
+            });
+            let end = match quick {
+                Some((value, end, true)) => {
+                    if col != SKIP {
+                        *out.get_mut(col)? = T::from_f64(value);
+                    }
+                    stops &= stops - 1;
+                    end
                 }
                 _ => {
-                    let end = self.slower_field(text, pos, col, out)?;
-                    (end, self.class_at(text, end))
+                    let (end, class) = self.field(text, pos, col, out)?;
+                    let ends = match class {
+                        Class::Delimiter => field < last,
+                        Class::Break | Class::Comment => field == last,
+                        _ => false,
+                    };
+                    if !ends {
+                        return None;
+                    }
+                    // The block's stops after this field, if it ends within the block.
+                    let next = (end + 1).wrapping_sub(block.base);
+                    stops = if next < block::LEN {
+                        block.stops & (u64::MAX << next)
+                    } else {
+                        0
+                    };
+                    end
                 }
             };
+            pos = end + 1;
+        }
+        *cursor = Some(block);
+        // The last field's end: its line break or comment.
+        Some(pos - 1)
+    }
+
+    /// [`Parser::fast_delimited`] a field at a time, each by [`Parser::field`].
+    #[inline]
+    fn field_row<T: Sample>(&self, text: &[u8], mut pos: usize, out: &mut [T]) -> Option<usize> {
+        let last = self.width.checked_sub(1)?;
+        for (field, &col) in self.plan.iter().enumerate() {
+            let (end, class) = self.field(text, pos, col, out)?;
             match class {
                 Class::Delimiter if field < last => pos = end + 1,
                 Class::Break | Class::Comment if field == last => return Some(end),
@@ -443,6 +595,33 @@ impl<'o> Parser<'o> {
             }
         }
         None
+    }
+
+    /// The field at `pos` without a block: where it ends and the class of the byte there,
+    /// its number (if picked) into `out`. Its end is found apart from its number
+    /// ([`decimal::quick_token`] or [`decimal::find_stop`]).
+    #[inline]
+    fn field<T: Sample>(
+        &self,
+        text: &[u8],
+        pos: usize,
+        col: usize,
+        out: &mut [T],
+    ) -> Option<(usize, Class)> {
+        let quick = (col != SKIP)
+            .then(|| decimal::quick_token(text, pos, self.stop))
+            .flatten()
+            .map(|(value, end)| (value, end, self.class_at(text, end)));
+        match quick {
+            Some((value, end, class @ (Class::Delimiter | Class::Break | Class::Comment))) => {
+                *out.get_mut(col)? = T::from_f64(value);
+                Some((end, class))
+            }
+            _ => {
+                let end = self.slower_field(text, pos, col, out)?;
+                Some((end, self.class_at(text, end)))
+            }
+        }
     }
 
     /// The field at `pos` the slower ways: for a field not picked, for a number that is not
@@ -571,6 +750,22 @@ fn value(token: &[u8], index: usize) -> Result<f64, String> {
 
 /// Parse a whole text (see the module docs for the rules), its chunks in parallel.
 pub fn parse<T: Sample>(text: &[u8], options: &Options) -> Result<Matrix<T>, ParseError> {
+    parse_in_chunks(text, options, MIN_CHUNK_BYTES)
+}
+
+/// With this many files per thread, the files alone keep every thread busy.
+const MANY_FILES_PER_THREAD: usize = 4;
+
+/// The least bytes of a chunk when there are many files: only a file that takes long on its
+/// own is split, and the others are spared joining their chunks' rows (a copy of them all).
+const MANY_FILES_MIN_CHUNK_BYTES: usize = 16 << 20;
+
+/// [`parse`] in chunks of at least `min_chunk` bytes.
+fn parse_in_chunks<T: Sample>(
+    text: &[u8],
+    options: &Options,
+    min_chunk: usize,
+) -> Result<Matrix<T>, ParseError> {
     let start = skip_lines(text, options.skip_rows);
     let Some((first, width)) = options.first_row(text, start) else {
         return Ok(Matrix {
@@ -584,7 +779,11 @@ pub fn parse<T: Sample>(text: &[u8], options: &Options) -> Result<Matrix<T>, Par
         what,
     })?;
     let row_bytes = next_line(text, first) - first;
-    let parts = ((text.len() - first) / MIN_CHUNK_BYTES).clamp(1, 4 * rayon::current_num_threads());
+    let parts = ((text.len() - first) / min_chunk).clamp(1, 4 * rayon::current_num_threads());
+    if parts == 1 {
+        let rows = parser.parse_chunk::<T>(text, first..text.len(), row_bytes);
+        return join(vec![rows], parser.picks.len(), first);
+    }
     let chunks: Vec<_> = matrix::chunk_ranges(&text[first..], parts)
         .into_iter()
         .map(|r| r.start + first..r.end + first)
@@ -634,8 +833,17 @@ fn join<T: Sample>(
 
 /// Read and parse one file.
 pub fn read_file<T: Sample>(path: &Path, options: &Options) -> Result<Matrix<T>> {
+    read_file_in_chunks(path, options, MIN_CHUNK_BYTES)
+}
+
+/// [`read_file`], the text in chunks of at least `min_chunk` bytes.
+fn read_file_in_chunks<T: Sample>(
+    path: &Path,
+    options: &Options,
+    min_chunk: usize,
+) -> Result<Matrix<T>> {
     with_text(path, |text| {
-        parse(text, options).map_err(|e| e.in_file(path, text))
+        parse_in_chunks(text, options, min_chunk).map_err(|e| e.in_file(path, text))
     })
 }
 
@@ -669,9 +877,15 @@ fn with_text<R>(path: &Path, work: impl FnOnce(&[u8]) -> Result<R>) -> Result<R>
 /// Read and parse many files in parallel; the results are in the order of `paths`, and an
 /// error is the one of the first failing file in that order, whatever the timing.
 pub fn read_files<T: Sample>(paths: &[PathBuf], options: &Options) -> Result<Vec<Matrix<T>>> {
+    let many = paths.len() >= MANY_FILES_PER_THREAD * rayon::current_num_threads();
+    let min_chunk = if many {
+        MANY_FILES_MIN_CHUNK_BYTES
+    } else {
+        MIN_CHUNK_BYTES
+    };
     let results: Vec<Result<Matrix<T>>> = paths
         .par_iter()
-        .map(|path| read_file(path, options))
+        .map(|path| read_file_in_chunks(path, options, min_chunk))
         .collect();
     results.into_iter().collect()
 }
@@ -932,23 +1146,94 @@ mod tests {
         (blank.clone(), number, blank).prop_map(|(a, n, b)| format!("{a}{n}{b}"))
     }
 
+    /// A field as files of measurements mostly have them: short decimals and Python's
+    /// `repr` of float64s, now and then something else.
+    fn plain_field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => (-10_000_000i64..10_000_000, 0u32..8)
+                .prop_map(|(m, k)| format!("{:.*}", k as usize, m as f64 / 10f64.powi(k as i32))),
+            3 => (-1e3f64..1e3).prop_map(|v| format!("{v}")),
+            2 => "[+-]?[0-9]{0,20}(\\.[0-9]{0,20})?",
+            1 => field(),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Texts of many rows of mostly plain numbers, the way [`Parser::block_row`] reads
+        /// them (a block carried from row to row), give the reference tokenizer's values,
+        /// with each way of classifying a block's bytes.
+        #[test]
+        fn block_rows_agree_with_the_reference(
+            rows in proptest::collection::vec(
+                proptest::collection::vec(plain_field(), 6),
+                1..12,
+            ),
+            width in 1usize..=6,
+            crlf: bool,
+        ) {
+            let end = if crlf { "\r\n" } else { "\n" };
+            let lines: Vec<String> = rows.iter().map(|row| row[..width].join(",")).collect();
+            let text = lines.iter().map(|line| format!("{line}{end}")).collect::<String>();
+            let o = options(Some(','), 0, None);
+            let parser = Parser::new(&o, width).unwrap();
+            let (mut expected, mut count) = (Vec::new(), 0);
+            let mut wanted = Ok(());
+            for line in &lines {
+                let mut values = vec![0.0f64; width];
+                match parser.slow_row(line.as_bytes(), &mut values) {
+                    Ok(true) => {
+                        expected.extend(values);
+                        count += 1;
+                    }
+                    Ok(false) => {}
+                    Err(what) => {
+                        wanted = Err(what);
+                        break;
+                    }
+                }
+            }
+            let bits = |v: &[f64]| {
+                v.iter().map(|x| if x.is_nan() { 1 } else { x.to_bits() }).collect::<Vec<_>>()
+            };
+            let check = |got: Result<(Vec<f64>, usize), ParseError>| -> Result<(), TestCaseError> {
+                match (&wanted, got) {
+                    (Ok(()), Ok((values, rows))) => {
+                        prop_assert_eq!(rows, count);
+                        prop_assert_eq!(bits(&values), bits(&expected));
+                    }
+                    (Err(what), Err(e)) => prop_assert_eq!(what, &e.what),
+                    (wanted, got) => prop_assert!(false, "{:?} but {:?}", wanted, got.map(|_| ())),
+                }
+                Ok(())
+            };
+            check(parser.rows(Baseline, text.as_bytes(), 0..text.len(), 1))?;
+            #[cfg(target_arch = "x86_64")]
+            if let Some(isa) = Avx2::detect() {
+                check(parser.rows(isa, text.as_bytes(), 0..text.len(), 1))?;
+            }
+        }
 
         /// The fast path agrees with the reference tokenizer on every row it accepts, and
         /// declines only rows that the reference rejects or that hold non-ASCII bytes; at the
         /// end of a text and with more text after the row (where [`decimal::quick_token`]
-        /// can look).
+        /// and [`Block`]s can look), with a block carried from the line before, and with
+        /// each way of classifying a block's bytes.
         #[test]
         fn fast_rows_agree_with_the_reference(
             fields in proptest::collection::vec(field(), 1..6),
             whitespace: bool,
             pick_last: bool,
             more: bool,
+            after: bool,
         ) {
             let (delimiter, sep) = if whitespace { (None, " ") } else { (Some(','), ",") };
             let line = fields.join(sep);
-            let text = if more { format!("{line}\n{}", "7,".repeat(40)) } else { line.clone() };
+            // With `after`, a line before this one, whose block the row may start in.
+            let before = if after { "1,2\n" } else { "" };
+            let tail = if more { format!("\n{}", "7,".repeat(64)) } else { String::new() };
+            let text = format!("{before}{line}{tail}");
             let usecols = pick_last.then(|| vec![-1, 0]);
             let o = options(delimiter, 0, usecols);
             let Some((_, width)) = o.first_row(line.as_bytes(), 0) else {
@@ -957,20 +1242,34 @@ mod tests {
             };
             let parser = Parser::new(&o, width).unwrap();
             let cols = parser.picks.len();
-            let (mut fast, mut slow) = (vec![0.0f64; cols], vec![0.0f64; cols]);
-            let start = if whitespace { parser.skip_spaces(line.as_bytes(), 0) } else { 0 };
+            let mut slow = vec![0.0f64; cols];
+            let skipped = if whitespace { parser.skip_spaces(line.as_bytes(), 0) } else { 0 };
+            let start = before.len() + skipped;
             let reference = parser.slow_row(content(line.as_bytes(), 0), &mut slow);
-            let accepted = parser.fast_row(text.as_bytes(), start, &mut fast);
-            if line.is_ascii() {
-                prop_assert_eq!(accepted.is_some(), reference == Ok(true), "{:?}", line);
+            let bits = |v: &[f64]| {
+                v.iter().map(|x| if x.is_nan() { 1 } else { x.to_bits() }).collect::<Vec<_>>()
+            };
+
+            /// The fast path's end and values, with the block of the text's start carried.
+            fn fast<I: Isa>(isa: I, parser: &Parser, text: &[u8], start: usize) -> (Option<usize>, Vec<f64>) {
+                let mut out = vec![0.0f64; parser.picks.len()];
+                let mut cursor = Block::at(isa, text, 0, parser.stop);
+                (parser.fast_row(isa, text, start, &mut out, &mut cursor), out)
             }
-            if let Some(end) = accepted {
-                prop_assert_eq!(end, line.len());
-                prop_assert_eq!(reference, Ok(true));
-                let bits = |v: &[f64]| {
-                    v.iter().map(|x| if x.is_nan() { 1 } else { x.to_bits() }).collect::<Vec<_>>()
-                };
-                prop_assert_eq!(bits(&fast), bits(&slow));
+            let mut runs = vec![fast(Baseline, &parser, text.as_bytes(), start)];
+            #[cfg(target_arch = "x86_64")]
+            if let Some(isa) = Avx2::detect() {
+                runs.push(fast(isa, &parser, text.as_bytes(), start));
+            }
+            for (accepted, got) in runs {
+                if line.is_ascii() {
+                    prop_assert_eq!(accepted.is_some(), reference == Ok(true), "{:?}", line);
+                }
+                if let Some(end) = accepted {
+                    prop_assert_eq!(end, before.len() + line.len());
+                    prop_assert_eq!(&reference, &Ok(true));
+                    prop_assert_eq!(bits(&got), bits(&slow));
+                }
             }
         }
 

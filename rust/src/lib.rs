@@ -4,8 +4,9 @@
 //! This file is only the Python binding: argument conversion, releasing the GIL around the
 //! work, and the single mapping from [`Error`] to Python exceptions. The work is in
 //! [`float`] (number parsing), [`matrix`] (text to matrix), [`delimited`] (CSV and other
-//! delimited text, its numbers by `decimal`), [`uci`] (dataset layout), [`window`] (sliding
+//! delimited text, its numbers by `block` and `decimal`), [`uci`] (dataset layout), [`window`] (sliding
 //! windows) and [`threads`] (the thread pool).
+mod block;
 mod decimal;
 pub mod delimited;
 pub mod error;
