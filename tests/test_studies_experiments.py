@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bilm.config import get_preset
 from studies import experiments
 from test_train_fixtures import ONE_THREAD, TINY_MODEL, make_dataset
 
@@ -50,7 +51,8 @@ def test_study_trains_each_variant_and_seed_then_reuses_the_runs(tmp_path, monke
     # A run trained with other settings is named, not read into the table.
     assert experiments.main([*study_args(data, out), "--set", "lr=0.005"]) == 1
     err = capsys.readouterr().err
-    assert "default/seed-0 holds a run with other settings (lr 0.001 there, 0.005 now)" in err
+    lr = get_preset("default").lr
+    assert f"default/seed-0 holds a run with other settings (lr {lr} there, 0.005 now)" in err
     assert report.stat().st_mtime_ns == before
 
 
