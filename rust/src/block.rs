@@ -227,38 +227,22 @@ mod simd {
     use std::arch::x86_64::*;
 
     use super::SPAN;
+    use crate::decimal::simd::classify;
 
-    /// The stop, digit and dot masks of the first 64 bytes of `bytes`, 16 at a time (SSE2
-    /// is part of x86_64).
+    /// The stop, digit and dot masks of the first 64 bytes of `bytes`, 16 at a time.
     #[inline(always)]
     pub fn masks(bytes: &[u8; SPAN], delimiter: u8) -> (u64, u64, u64) {
         let bytes = bytes.as_ptr();
-        // SAFETY: SSE2 is part of x86_64, and the loads read the first 64 of the SPAN bytes.
-        unsafe {
-            let (delimiter, hash, bang, zero, dot) = (
-                _mm_set1_epi8(delimiter as i8),
-                _mm_set1_epi8(b'#' as i8),
-                _mm_set1_epi8(0x21),
-                _mm_set1_epi8(b'0' as i8),
-                _mm_set1_epi8(b'.' as i8),
-            );
-            // Digits: `x - '0'` below 10 unsigned, which is `x - '0' - 128` below -118 signed.
-            let (flip, ten) = (_mm_set1_epi8(i8::MIN), _mm_set1_epi8(i8::MIN + 10));
-            let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16);
-            let (mut stops, mut digits, mut dots) = (0, 0, 0);
-            for k in 0..4 {
-                let x = _mm_loadu_si128(bytes.add(16 * k).cast());
-                let stop = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(x, delimiter), _mm_cmpeq_epi8(x, hash)),
-                    _mm_cmplt_epi8(x, bang), // signed: bytes from 0x80 up too
-                );
-                let digit = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(x, zero), flip), ten);
-                stops |= mask(stop) << (16 * k);
-                digits |= mask(digit) << (16 * k);
-                dots |= mask(_mm_cmpeq_epi8(x, dot)) << (16 * k);
-            }
-            (stops, digits, dots)
+        let (mut stops, mut digits, mut dots) = (0, 0, 0);
+        for k in 0..4 {
+            // SAFETY: SSE2 is part of x86_64, and the loads read the first 64 of the SPAN bytes.
+            let x = unsafe { _mm_loadu_si128(bytes.add(16 * k).cast()) };
+            let (stop, digit, dot) = classify(x, delimiter);
+            stops |= u64::from(stop) << (16 * k);
+            digits |= u64::from(digit) << (16 * k);
+            dots |= u64::from(dot) << (16 * k);
         }
+        (stops, digits, dots)
     }
 }
 

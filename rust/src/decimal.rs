@@ -406,42 +406,44 @@ mod simd {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod simd {
+pub(crate) mod simd {
     use std::arch::x86_64::*;
 
     use super::{Masks, WINDOW};
 
-    /// The masks of the first 32 bytes of `window`, 16 at a time (SSE2 is part of x86_64).
+    /// The stop, digit and dot masks of 16 bytes, bit `i` for byte `i`: the one place that
+    /// says in SSE2 (part of x86_64) which bytes are which; [`crate::block`] shares it.
     #[inline(always)]
-    pub fn masks(window: &[u8; WINDOW], delimiter: u8) -> Masks {
-        let bytes = window.as_ptr();
-        // SAFETY: SSE2 is part of x86_64, and the loads read the first 32 bytes of `window`.
+    pub(crate) fn classify(x: __m128i, delimiter: u8) -> (u32, u32, u32) {
+        // SAFETY: SSE2 is part of x86_64; nothing here reads memory.
         unsafe {
-            let (delimiter, hash, bang, zero, dot) = (
-                _mm_set1_epi8(delimiter as i8),
-                _mm_set1_epi8(b'#' as i8),
-                _mm_set1_epi8(0x21),
-                _mm_set1_epi8(b'0' as i8),
-                _mm_set1_epi8(b'.' as i8),
+            let stops = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(x, _mm_set1_epi8(delimiter as i8)),
+                    _mm_cmpeq_epi8(x, _mm_set1_epi8(b'#' as i8)),
+                ),
+                _mm_cmplt_epi8(x, _mm_set1_epi8(0x21)), // signed: bytes from 0x80 up too
             );
             // Digits: `x - '0'` below 10 unsigned, which is `x - '0' - 128` below -118 signed.
-            let (flip, ten) = (_mm_set1_epi8(i8::MIN), _mm_set1_epi8(i8::MIN + 10));
+            let shifted = _mm_xor_si128(_mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8)), _mm_set1_epi8(i8::MIN));
+            let digits = _mm_cmplt_epi8(shifted, _mm_set1_epi8(i8::MIN + 10));
+            let dots = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8));
             let mask = |m: __m128i| _mm_movemask_epi8(m) as u32;
-            let half = |x: __m128i| {
-                let stops = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(x, delimiter), _mm_cmpeq_epi8(x, hash)),
-                    _mm_cmplt_epi8(x, bang), // signed: bytes from 0x80 up too
-                );
-                let digits = _mm_cmplt_epi8(_mm_xor_si128(_mm_sub_epi8(x, zero), flip), ten);
-                (mask(stops), mask(digits), mask(_mm_cmpeq_epi8(x, dot)))
-            };
-            let low = half(_mm_loadu_si128(bytes.cast()));
-            let high = half(_mm_loadu_si128(bytes.add(16).cast()));
-            Masks {
-                stops: low.0 | high.0 << 16,
-                digits: low.1 | high.1 << 16,
-                dots: low.2 | high.2 << 16,
-            }
+            (mask(stops), mask(digits), mask(dots))
+        }
+    }
+
+    /// The masks of the first 32 bytes of `window`, 16 at a time.
+    #[inline(always)]
+    pub(super) fn masks(window: &[u8; WINDOW], delimiter: u8) -> Masks {
+        let bytes = window.as_ptr();
+        // SAFETY: the loads read the first 32 bytes of `window`.
+        let (low, high) = unsafe { (_mm_loadu_si128(bytes.cast()), _mm_loadu_si128(bytes.add(16).cast())) };
+        let (low, high) = (classify(low, delimiter), classify(high, delimiter));
+        Masks {
+            stops: low.0 | high.0 << 16,
+            digits: low.1 | high.1 << 16,
+            dots: low.2 | high.2 << 16,
         }
     }
 }
@@ -450,29 +452,20 @@ mod simd {
 mod sse2 {
     use std::arch::x86_64::*;
 
+    use super::simd::classify;
+
     /// [`super::find_stop`] 16 bytes at a time (SSE2 is part of x86_64): the stop, or where
     /// fewer than 16 bytes are left, to be searched the portable way.
     #[inline(always)]
     pub fn find_stop(text: &[u8], mut pos: usize, delimiter: u8) -> Result<usize, usize> {
-        // SAFETY: SSE2 is part of x86_64, and each load reads 16 bytes inside `text`.
-        unsafe {
-            let (delimiter, hash, bang) = (
-                _mm_set1_epi8(delimiter as i8),
-                _mm_set1_epi8(b'#' as i8),
-                _mm_set1_epi8(0x21),
-            );
-            while pos + 16 <= text.len() {
-                let x = _mm_loadu_si128(text.as_ptr().add(pos).cast());
-                let stops = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(x, delimiter), _mm_cmpeq_epi8(x, hash)),
-                    _mm_cmplt_epi8(x, bang), // signed: bytes from 0x80 up too
-                );
-                let mask = _mm_movemask_epi8(stops) as u32;
-                if mask != 0 {
-                    return Ok(pos + mask.trailing_zeros() as usize);
-                }
-                pos += 16;
+        while pos + 16 <= text.len() {
+            // SAFETY: the load reads 16 bytes inside `text`.
+            let x = unsafe { _mm_loadu_si128(text.as_ptr().add(pos).cast()) };
+            let (stops, _, _) = classify(x, delimiter); // inlined: the unused masks are optimised away
+            if stops != 0 {
+                return Ok(pos + stops.trailing_zeros() as usize);
             }
+            pos += 16;
         }
         Err(pos)
     }
