@@ -28,6 +28,14 @@ PROG = "bilm-train"
 CONFIG_OPTIONS = ("preset", "config", "overrides", "epochs", "batch_size", "lr", "seed")
 
 
+def preset_values(field: str) -> str:
+    """Each preset's value of `field`, for the help text: "seed, notebook: 30; default: 10"."""
+    names: dict[object, list[str]] = {}
+    for name, preset in PRESETS.items():
+        names.setdefault(getattr(preset, field), []).append(name)
+    return "; ".join(f"{', '.join(group)}: {value:g}" for value, group in names.items())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--config", metavar="FILE", help="a TOML file of field = value, or a run's config.json")
     config.add_argument("--set", dest="overrides", action="append", metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set latent_dim=32 (repeatable)")
-    config.add_argument("--epochs", type=int, help="epochs to train (default preset: 15; seed, notebook: 30)")
-    config.add_argument("--batch-size", type=int, help="windows per step, over all processes (presets: 64)")
-    config.add_argument("--lr", type=float, help="peak learning rate (presets: 1e-3)")
+    config.add_argument("--epochs", type=int, help=f"epochs to train ({preset_values('epochs')})")
+    config.add_argument("--batch-size", type=int,
+                        help=f"windows per step, over all processes ({preset_values('batch_size')})")
+    config.add_argument("--lr", type=float, help=f"peak learning rate ({preset_values('lr')})")
     config.add_argument("--seed", type=int, help="seeds the weights, the validation subjects and the data order")
     run = parser.add_argument_group("run")
     run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/<timestamp>)")
