@@ -68,14 +68,10 @@ impl<'t> Block<'t> {
         u128::from_le_bytes(bytes)
     }
 
-    /// The eight bytes from `i + skip` (`i` below [`LEN`], `skip` at most 17) as a
-    /// little-endian number.
+    /// The eight bytes from `i + skip`, as [`Block::sixteen`] reads them.
     #[inline(always)]
     fn eight(&self, i: usize, skip: usize) -> u64 {
-        let i = (i & (LEN - 1)) + skip.min(17);
-        let mut bytes = [0; 8];
-        bytes.copy_from_slice(&self.bytes[i..i + 8]);
-        u64::from_le_bytes(bytes)
+        self.sixteen(i, skip) as u64
     }
 
     /// The value of the token `start..end` of the block (`start <= end < LEN`), and whether

@@ -72,6 +72,20 @@ enum Class {
     Unicode,
 }
 
+impl Class {
+    /// Whether a field that ends at a byte of this class ends as field `field` of a row of
+    /// `last + 1` fields must: every field but the last at a delimiter, the last at a line
+    /// break or a comment.
+    #[inline(always)]
+    fn ends_field(self, field: usize, last: usize) -> bool {
+        match self {
+            Class::Delimiter => field < last,
+            Class::Break | Class::Comment => field == last,
+            _ => false,
+        }
+    }
+}
+
 /// The ASCII characters of Python's `str.isspace`, without the line breaks.
 const ASCII_SPACE: [u8; 8] = [b'\t', 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F, b' '];
 
@@ -465,7 +479,7 @@ impl<'o> Parser<'o> {
     /// parsed into `out`. Returns where the row ends (a comment, a line break or the end of
     /// the text), or `None` for anything else, which is then left to [`Parser::slow_row`].
     ///
-    /// `cursor`: the [`Block`] the last row ended in, if any (see [`Parser::fast_delimited`]).
+    /// `cursor`: the [`Block`] the last row ended in, if any (see [`Parser::block_row`]).
     #[inline(always)]
     fn fast_row<'t, T: Sample>(
         &self,
@@ -476,30 +490,16 @@ impl<'o> Parser<'o> {
         cursor: &mut Option<Block<'t>>,
     ) -> Option<usize> {
         let end = match self.options.delimiter {
-            Delimiter::Char(_) => self.fast_delimited(isa, text, pos, out, cursor),
+            // By blocks, or if they decline the row, a field at a time.
+            Delimiter::Char(_) => self
+                .block_row(isa, text, pos, out, cursor)
+                .or_else(|| self.field_row(text, pos, out)),
             Delimiter::Whitespace => self.fast_whitespace(text, pos, out),
         }?;
         for &(from, to) in &self.copies {
             *out.get_mut(to)? = *out.get(from)?;
         }
         Some(end)
-    }
-
-    /// The fields of a row by [`Parser::block_row`], or if it declines the row, one at a
-    /// time by [`Parser::field`].
-    #[inline(always)]
-    fn fast_delimited<'t, T: Sample>(
-        &self,
-        isa: impl Isa,
-        text: &'t [u8],
-        pos: usize,
-        out: &mut [T],
-        cursor: &mut Option<Block<'t>>,
-    ) -> Option<usize> {
-        if let Some(end) = self.block_row(isa, text, pos, out, cursor) {
-            return Some(end);
-        }
-        self.field_row(text, pos, out)
     }
 
     /// A row by [`Block`]s: each field ends at the next stop of the block, its number by
@@ -535,12 +535,7 @@ impl<'o> Parser<'o> {
             // No stop in a whole block: a field too long for one, left to the slower ways.
             let quick = (stops != 0).then(|| {
                 let end = stops.trailing_zeros() as usize;
-                let class = self.class(block.byte(end));
-                let ends = match class {
-                    Class::Delimiter => field < last,
-                    Class::Break | Class::Comment => field == last,
-                    _ => false,
-                };
+                let ends = self.class(block.byte(end)).ends_field(field, last);
                 let (value, plain) = match col {
                     SKIP => (0.0, true),
                     _ => block.number(pos - block.base, end),
@@ -557,12 +552,7 @@ impl<'o> Parser<'o> {
                 }
                 _ => {
                     let (end, class) = self.field(text, pos, col, out)?;
-                    let ends = match class {
-                        Class::Delimiter => field < last,
-                        Class::Break | Class::Comment => field == last,
-                        _ => false,
-                    };
-                    if !ends {
+                    if !class.ends_field(field, last) {
                         return None;
                     }
                     // The block's stops after this field, if it ends within the block.
@@ -582,19 +572,19 @@ impl<'o> Parser<'o> {
         Some(pos - 1)
     }
 
-    /// [`Parser::fast_delimited`] a field at a time, each by [`Parser::field`].
+    /// [`Parser::block_row`] a field at a time, each by [`Parser::field`].
     #[inline]
     fn field_row<T: Sample>(&self, text: &[u8], mut pos: usize, out: &mut [T]) -> Option<usize> {
         let last = self.width.checked_sub(1)?;
         for (field, &col) in self.plan.iter().enumerate() {
             let (end, class) = self.field(text, pos, col, out)?;
-            match class {
-                Class::Delimiter if field < last => pos = end + 1,
-                Class::Break | Class::Comment if field == last => return Some(end),
-                _ => return None,
+            if !class.ends_field(field, last) {
+                return None;
             }
+            pos = end + 1;
         }
-        None
+        // The last field's end: its line break or comment.
+        Some(pos - 1)
     }
 
     /// The field at `pos` without a block: where it ends and the class of the byte there,
