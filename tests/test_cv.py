@@ -169,7 +169,7 @@ def test_a_built_in_dataset_is_cut_into_3_s_windows(tmp_path):
     write_motionsense(root)
     data = load_windows(build_parser().parse_args(["--dataset", "motionsense", "--root", str(root)]))
     # 50 Hz: 150 samples, step 75; 330 samples hold 3 windows; 4 subjects x 2 recordings.
-    assert data.X.shape == (4 * 2 * 3, 12, 150) and data.step == 75 and data.subject_ids == [1, 2, 3, 4]
+    assert data.X.shape == (4 * 2 * 3, 15, 150) and data.step == 75 and data.subject_ids == [1, 2, 3, 4]
     assert data.windows() == {"size": 150, "step": 75, "seconds": 3.0, "step_seconds": 1.5, "sampling_rate": 50.0}
     assert data.channels[0] == "attitude.roll [rad]" and data.name == "motionsense"
 
@@ -178,7 +178,9 @@ def test_a_built_in_dataset_is_cut_into_3_s_windows(tmp_path):
     summary = read(out / "summary.json")
     assert summary["protocol"]["windows"]["size"] == 150 and summary["dataset"]["name"] == "motionsense"
     stored = read(out / "fold-01" / "config.json")
-    assert stored["config"]["seq_length"] == 150 and stored["config"]["input_channels"] == 12
+    assert stored["config"]["seq_length"] == 150 and stored["config"]["input_channels"] == 15
+    # The accelerometer the loader adds (gravity + userAcceleration) turns the gravity frame on.
+    assert stored["config"]["gravity_frame"] and (stored["config"]["accel_triple"], stored["config"]["gyro_triple"]) == (4, 2)
 
 
 @pytest.mark.parametrize("how", ["dataset", "data"])

@@ -38,7 +38,7 @@ def _write(name: str, folder):
 
 def test_the_registry():
     assert list(DATASETS) == ["uci-har", "motionsense", "usc-had", "wisdm", "dsads"]
-    expected = {"uci-har": (50, 6, 9, 30), "motionsense": (50, 6, 12, 24), "usc-had": (100, 12, 6, 14),
+    expected = {"uci-har": (50, 6, 9, 30), "motionsense": (50, 6, 15, 24), "usc-had": (100, 12, 6, 14),
                 "wisdm": (20, 6, 3, 36), "dsads": (25, 19, 45, 8)}
     for name, spec in DATASETS.items():
         assert (spec.sampling_rate, len(spec.classes), len(spec.channels), spec.subjects) == expected[name]

@@ -65,15 +65,18 @@ def test_values_labels_and_subjects_as_written(tree):
     data = load("motionsense", root)
     # Sorted by trial number, then subject: dws_1 (trial 1), std_6, jog_9.
     assert data.names == ("dws_1/sub_1", "dws_1/sub_2", "std_6/sub_1", "jog_9/sub_1", "jog_9/sub_2")
-    assert data.signal.dtype == np.float32 and data.signal.shape == (25, 12)
+    assert data.signal.dtype == np.float32 and data.signal.shape == (25, 15)
     for rec in data:
-        np.testing.assert_array_equal(rec.signal, expected[rec.name])  # bit for bit
+        np.testing.assert_array_equal(rec.signal[:, :12], expected[rec.name])  # bit for bit
+        # The accelerometer: gravity + userAcceleration, as float32 sums.
+        np.testing.assert_array_equal(rec.signal[:, 12:], expected[rec.name][:, 3:6] + expected[rec.name][:, 9:12])
         assert rec.subject == int(rec.name.split("_")[-1])
         code = rec.name.split("_")[0]
         assert set(rec.labels.tolist()) == {motionsense.CODES.index(code)}
     assert data.classes == ("downstairs", "upstairs", "walking", "jogging", "sitting", "standing")
-    assert data.channels[0] == "attitude.roll [rad]" and data.channels[-1] == "userAcceleration.z [g]"
-    assert data.units == ("rad",) * 3 + ("g",) * 3 + ("rad/s",) * 3 + ("g",) * 3
+    assert data.channels[0] == "attitude.roll [rad]" and data.channels[11] == "userAcceleration.z [g]"
+    assert data.channels[12:] == ("acceleration.x [g]", "acceleration.y [g]", "acceleration.z [g]")
+    assert data.units == ("rad",) * 3 + ("g",) * 3 + ("rad/s",) * 3 + ("g",) * 6
     assert data.sampling_rate == 50.0 and data.subject_ids == (1, 2) and data.test_subjects == ()
 
 
@@ -133,7 +136,7 @@ def test_download_verifies_every_csv(tree, server, tmp_path, capsys):
     target = fetch("motionsense", tmp_path / "dest", url=url, progress=False, checksums=sums)
     assert target == tmp_path / "dest" / "A_DeviceMotion_data"
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["A_DeviceMotion_data"]
-    np.testing.assert_array_equal(load("motionsense", target)[0].signal, expected["dws_1/sub_1"])
+    np.testing.assert_array_equal(load("motionsense", target)[0].signal[:, :12], expected["dws_1/sub_1"])
     err = capsys.readouterr().err
     assert "MotionSense licence: MIT" in err and "Mobile Sensor Data Anonymization" in err
 
@@ -165,7 +168,7 @@ def test_the_real_dataset(tmp_path):
     target = fetch("motionsense", tmp_path, url=(REAL / "A_DeviceMotion_data.zip").as_uri(), progress=False)
     data = load("motionsense", target, cache=False)
     assert len(data) == 360 and data.subject_ids == tuple(range(1, 25))
-    assert len(data.signal) == 1_412_865 and data.signal.shape[1] == 12
+    assert len(data.signal) == 1_412_865 and data.signal.shape[1] == 15
     counts = dict(zip(data.classes, np.bincount(data.labels).tolist()))
     assert counts == {"downstairs": 131_856, "upstairs": 157_285, "walking": 344_288, "jogging": 134_231,
                       "sitting": 338_778, "standing": 306_427}
@@ -173,7 +176,7 @@ def test_the_real_dataset(tmp_path):
     assert (long, len(data.signal) - long) == (1_081_446, 331_419)
     first = np.loadtxt(target / "dws_1" / "sub_1.csv", delimiter=",", skiprows=1, usecols=range(1, 13),
                        dtype=np.float32)
-    np.testing.assert_array_equal(data[0].signal, first)
+    np.testing.assert_array_equal(data[0].signal[:, :12], first)
     assert data[0].name == "dws_1/sub_1"
 
 

@@ -8,7 +8,9 @@ ups_3, ..., std_14: each trial number is one activity), and in each one CSV per 
 index, written as 0, 1, 2, ...) and then 12 columns from Core Motion's CMDeviceMotion:
 attitude.roll/pitch/yaw (rad), gravity.x/y/z (g), rotationRate.x/y/z (rad/s, gyroscope),
 userAcceleration.x/y/z (g, without gravity). The row index is not kept; the header must be
-exactly that one, so that a column never lands under another's name.
+exactly that one, so that a column never lands under another's name. The loader appends
+acceleration.x/y/z (g), gravity + userAcceleration: what the accelerometer itself measured
+(in iOS's sign, -1 g upward at rest): 15 channels.
 
 Each CSV is a recording, named "<trial folder>/sub_<n>" and labelled with its folder's
 activity throughout. Verified on the real data: 360 recordings, 24 subjects, 1,412,865 rows,
@@ -44,7 +46,13 @@ CLASSES = ("downstairs", "upstairs", "walking", "jogging", "sitting", "standing"
 COLUMNS = tuple(f"attitude.{axis}" for axis in ("roll", "pitch", "yaw")) + tuple(
     f"{kind}.{axis}" for kind in ("gravity", "rotationRate", "userAcceleration") for axis in "xyz")
 _UNITS = {"attitude": "rad", "gravity": "g", "rotationRate": "rad/s", "userAcceleration": "g"}
-CHANNELS = tuple(f"{column} [{_UNITS[column.split('.')[0]]}]" for column in COLUMNS)
+# What the accelerometer measured: Core Motion splits it into gravity and userAcceleration,
+# and their sum, appended to the file's 12 columns, is the accelerometer with gravity that the
+# gravity frame and the kinematic latent read (see docs/cv.md for what it bought).
+ACCELERATION = tuple(f"acceleration.{axis} [g]" for axis in "xyz")
+CHANNELS = tuple(f"{column} [{_UNITS[column.split('.')[0]]}]" for column in COLUMNS) + ACCELERATION
+_GRAVITY = [COLUMNS.index(f"gravity.{axis}") for axis in "xyz"]
+_USER = [COLUMNS.index(f"userAcceleration.{axis}") for axis in "xyz"]
 HEADER = "," + ",".join(COLUMNS)
 _TRIAL = re.compile(rf"(?P<code>{'|'.join(CODES)})_(?P<trial>\d+)")
 _FILE = re.compile(r"sub_(?P<subject>\d+)\.csv")
@@ -89,7 +97,8 @@ SOURCE = Source(
 def load(root: Path, *, cache: bool = True) -> RecordingSet:
     files = recording_files(root)
     return load_cached(NAME, root, [path for path, *_ in files], lambda: _parse(root, files), cache=cache,
-                       options={}, classes=CLASSES, channels=CHANNELS, sampling_rate=SAMPLING_RATE)
+                       options={"channels": list(CHANNELS)}, classes=CLASSES, channels=CHANNELS,
+                       sampling_rate=SAMPLING_RATE)
 
 
 def _parse(root: Path, files: list[tuple[Path, str, int, int]]) -> RecordingSet:
@@ -102,6 +111,7 @@ def _parse(root: Path, files: list[tuple[Path, str, int, int]]) -> RecordingSet:
         if len(signal) == 0:
             raise ValueError(f"{path}: no samples after the header")
         check_finite(signal, path, first_line=2)
+        signal = np.concatenate([signal, signal[:, _GRAVITY] + signal[:, _USER]], axis=1)
         labels = np.full(len(signal), CODES.index(code), dtype=np.int64)
         recordings.append(Recording(signal, labels, subject, f"{code}_{trial}/sub_{subject}"))
     return join_recordings(recordings, classes=CLASSES, channels=CHANNELS, sampling_rate=SAMPLING_RATE,
@@ -117,7 +127,7 @@ def _check_header(path: Path) -> None:
 
 DATASET = Dataset(
     name=NAME,
-    description="MotionSense: 24 subjects, iPhone 6s in the front pocket, 6 activities, 50 Hz, 12 channels",
+    description="MotionSense: 24 subjects, iPhone 6s in the front pocket, 6 activities, 50 Hz, 15 channels",
     source=SOURCE,
     sampling_rate=SAMPLING_RATE,
     classes=CLASSES,
