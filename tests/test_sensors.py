@@ -28,6 +28,7 @@ def test_no_triple_where_names_do_not_differ_in_x_y_z_alone():
     (uci_har.CHANNELS, 2, 1, 1.0),  # total_acc, not body_acc
     (dsads.CHANNELS, 0, 1, 9.80665),  # the torso unit's, in m/s^2
     (usc_had.CHANNELS, 0, 1, 1.0),
+    (motionsense.CHANNELS, 4, 2, 1.0),  # the sum of gravity and userAcceleration that the loader appends
     (("gyro_x", "gyro_y", "gyro_z", "acc_x", "acc_y", "acc_z"), 1, 0, 1.0),  # by name, without units
     (("ax", "ay", "az", "gx", "gy", "gz"), 0, 1, 1.0),  # a phone app's short names
     (("lin_acc_x", "lin_acc_y", "lin_acc_z", "acc_x", "acc_y", "acc_z", "wx", "wy", "wz"), 1, 2, 1.0),
@@ -41,7 +42,7 @@ def test_the_default_preset_configures_itself(channels, accel, gyro, gravity):
 @pytest.mark.parametrize("channels, why", [
     (None, "the data does not name its channels"),
     (wisdm.CHANNELS, "look like a gyroscope"),  # an accelerometer alone
-    (motionsense.CHANNELS, "look like an accelerometer with gravity"),  # gravity and user acceleration apart
+    (motionsense.COLUMN_CHANNELS, "look like an accelerometer with gravity"),  # gravity and user acceleration apart
 ])
 def test_without_the_sensors_the_gravity_frame_is_turned_off_in_one_line(channels, why):
     cfg, note = configure(DEFAULT, channels, None)

@@ -50,7 +50,8 @@ _UNITS = {"attitude": "rad", "gravity": "g", "rotationRate": "rad/s", "userAccel
 # and their sum, appended to the file's 12 columns, is the accelerometer with gravity that the
 # gravity frame and the kinematic latent read (see docs/cv.md for what it bought).
 ACCELERATION = tuple(f"acceleration.{axis} [g]" for axis in "xyz")
-CHANNELS = tuple(f"{column} [{_UNITS[column.split('.')[0]]}]" for column in COLUMNS) + ACCELERATION
+COLUMN_CHANNELS = tuple(f"{column} [{_UNITS[column.split('.')[0]]}]" for column in COLUMNS)  # the file's
+CHANNELS = COLUMN_CHANNELS + ACCELERATION
 _GRAVITY = [COLUMNS.index(f"gravity.{axis}") for axis in "xyz"]
 _USER = [COLUMNS.index(f"userAcceleration.{axis}") for axis in "xyz"]
 HEADER = "," + ",".join(COLUMNS)
