@@ -104,5 +104,5 @@ def _along_and_across(v: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
 
 def _length(v: Tensor) -> Tensor:
     """The Euclidean length of v (B, 3, T) over its axes, (B, 1, T). Tensor.norm over a dim of
-    3 took 80x as long on the CPU (1.6 ms a batch, 4% of a training step)."""
+    3 took 80x as long on the CPU: with it the frame took 2.7 ms of a 64 ms training step."""
     return v.square().sum(dim=1, keepdim=True).sqrt()

@@ -28,8 +28,8 @@ own, as a user's command is: what one library leaves behind (numba's OpenMP work
 MiniRocket) cannot slow the next run. Costs that only a process's first run pays are paid
 there before the clock starts: the imports, one untimed load (so every timed load reads
 bilm's binary cache), torch.optim's own first-use import of torch._dynamo, MiniRocket's numba
-kernels compiled on a few windows, and a GPU's initialisation. With --device cuda the default and notebook rows train on the GPU; MiniRocket
-has no GPU code and stays on the CPU. The table gives each method's median wall time per run
+kernels compiled on a few windows, and a GPU's initialisation. With --device cuda the default
+and notebook rows train on the GPU; MiniRocket has no GPU code and stays on the CPU. The table gives each method's median wall time per run
 (and the range over seeds), test accuracy (mean and sample standard deviation over seeds),
 mean macro-F1, and each median time as a multiple of MiniRocket's.
 """
