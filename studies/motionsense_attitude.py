@@ -15,6 +15,12 @@ degrees, and the median angle between the two gravity directions.
 Roll and pitch are read from a gravity direction by the formula that reproduces iOS's own
 attitude from its own gravity vector (checked on the data, and printed): so the comparison is
 between two gravity directions, in iOS's angles.
+
+Two estimates without a model are scored the same way, to say what the errors mean: the
+accelerometer's mean over each window (a low-pass filter), and what the kinematic latent's
+physics allows at best: the *measured* gyroscope integrated over the window, and the one
+starting orientation whose gravity, with the latent's zero-mean linear acceleration, gives
+the accelerometer's mean. A model whose decoded gyroscope were exact would reach the second.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from bilm.config import apply_overrides, get_preset
 from bilm.data import HARData
 from bilm.data.datasets import RecordingSet, load, split_unit
 from bilm.inference import load_classifier
-from bilm.kinematics import angle_deg, gravity_direction
+from bilm.kinematics import angle_deg, gravity_direction, integrate
 from bilm.training import fit
 
 TEST_SUBJECTS = (20, 21, 22, 23, 24)
@@ -91,6 +97,34 @@ def wrapped_deg(a: np.ndarray) -> np.ndarray:
     return np.degrees(np.abs((a + np.pi) % (2 * np.pi) - np.pi))
 
 
+def window_mean_gravity(accel: np.ndarray) -> np.ndarray:
+    """The accelerometer's mean over each window (N, T, 3), as the gravity of every sample."""
+    return np.broadcast_to(accel.mean(axis=1, keepdims=True), accel.shape)
+
+
+@torch.inference_mode()
+def gyro_integrated_gravity(accel: np.ndarray, gyro: np.ndarray, dt: float) -> np.ndarray:
+    """The gravity (N, T, 3) of the kinematic physics with the measured gyroscope: the window's
+    rotations R(t) integrated from it (from the identity), and the down vector u of the first
+    sample for which the mean of R(t)^T u is the accelerometer's mean (the linear acceleration
+    is zero-mean over a window), scaled to unit length."""
+    identity = torch.eye(3, dtype=torch.float64).expand(len(gyro), 3, 3)
+    rotations = integrate(identity, torch.as_tensor(gyro, dtype=torch.float64), dt).numpy()  # (N, T, 3, 3)
+    mean_turn = rotations.transpose(0, 1, 3, 2).mean(axis=1)
+    down = np.linalg.solve(mean_turn, accel.mean(axis=1)[..., None])[..., 0]
+    down /= np.linalg.norm(down, axis=-1, keepdims=True)
+    return np.einsum("ntji,nj->nti", rotations, down)
+
+
+def errors(gravity: np.ndarray, ios_gravity: np.ndarray, ios_attitude: np.ndarray) -> dict[str, float]:
+    """Median roll and pitch errors against iOS's attitude, and the median angle between the
+    gravity directions, in degrees."""
+    error = wrapped_deg(tilt(gravity) - ios_attitude)
+    return {"roll_error_deg_median": float(np.median(error[..., 0])),
+            "pitch_error_deg_median": float(np.median(error[..., 1])),
+            "gravity_angle_deg_median": float(np.median(angle_deg(gravity, ios_gravity)))}
+
+
 @torch.inference_mode()
 def predicted_gravity(run: Path, X: np.ndarray) -> np.ndarray:
     """The downward gravity direction (N, 128, 3) the run's latent decodes for windows X."""
@@ -120,15 +154,17 @@ def study(args: argparse.Namespace) -> int:
     ios_gravity = cut["X"][test][:, 6:9].transpose(0, 2, 1)
     ios_attitude = cut["X"][test][:, 9:11].transpose(0, 2, 1)
     formula = wrapped_deg(tilt(ios_gravity) - ios_attitude)
-    ours = predicted_gravity(run, X[test])
-    error = wrapped_deg(tilt(ours) - ios_attitude)
+    accel, gyro = (X[test][:, axes].transpose(0, 2, 1) for axes in (slice(0, 3), slice(3, 6)))
     result = {
         "test_subjects": list(TEST_SUBJECTS), "windows": int(test.sum()),
         "test_accuracy": json.loads((run / "report.json").read_text())["test_accuracy"],
         "formula_check_deg_median": [float(v) for v in np.median(formula.reshape(-1, 2), axis=0)],
-        "roll_error_deg_median": float(np.median(error[..., 0])),
-        "pitch_error_deg_median": float(np.median(error[..., 1])),
-        "gravity_angle_deg_median": float(np.median(angle_deg(ours, ios_gravity))),
+        **errors(predicted_gravity(run, X[test]), ios_gravity, ios_attitude),
+        "without_a_model": {
+            "accelerometer_window_mean": errors(window_mean_gravity(accel), ios_gravity, ios_attitude),
+            "measured_gyroscope_integrated": errors(gyro_integrated_gravity(accel, gyro, 1 / cfg.sampling_rate),
+                                                    ios_gravity, ios_attitude),
+        },
     }
     (Path(args.out) / "attitude.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
