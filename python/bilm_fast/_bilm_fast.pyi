@@ -13,8 +13,8 @@ file, the 1-based line and the offending token.
 
 Threads: parsing runs on a pool of ``num_threads`` threads if given, else
 ``BILM_NUM_THREADS`` if set (read on every call), else as many as this process may use CPUs.
-The GIL is released while parsing. The pool is kept between calls and replaced when a
-different size is asked for.
+The GIL is released while parsing. Pools are kept between calls: one for each of the last
+four sizes asked for.
 
 Fork safety: the pool remembers the process that built it. In a child made by ``os.fork()``
 (e.g. a PyTorch ``DataLoader`` worker) the first call builds a new pool instead of using the

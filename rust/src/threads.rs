@@ -1,9 +1,12 @@
 //! The thread pool the parsers run on.
 //!
-//! One pool is kept per process and reused across calls. Its size is, in order: the
+//! Pools are kept per process and reused across calls. A pool's size is, in order: the
 //! `num_threads` argument, the `BILM_NUM_THREADS` environment variable (read on every call,
 //! so changing it takes effect on the next call), or the number of CPUs this process may use.
-//! A call that asks for a different size replaces the cached pool.
+//! One pool is kept for each of the last [`KEPT_POOLS`] sizes asked for: calls that go back and
+//! forth between sizes (a benchmark of 1 and 2 threads) would otherwise start new threads
+//! every time, whose read buffers and allocator arenas start cold (a quarter slower on
+//! MotionSense's files).
 //!
 //! Fork safety: `fork()` copies only the calling thread, so in a child (e.g. a PyTorch
 //! DataLoader worker) the parent's pool has no workers and using it would hang, and the lock
@@ -21,10 +24,13 @@ use crate::error::{Error, Result};
 
 pub const ENV_VAR: &str = "BILM_NUM_THREADS";
 
-/// The pool cache of the process `pid`.
+/// Pools of this many sizes are kept; an older one is dropped once running calls release it.
+const KEPT_POOLS: usize = 4;
+
+/// The pool cache of the process `pid`: pools of distinct sizes, the last used last.
 struct Cache {
     pid: u32,
-    pool: Mutex<Option<Arc<ThreadPool>>>,
+    pools: Mutex<Vec<Arc<ThreadPool>>>,
 }
 
 /// The current process's [`Cache`], leaked so that it lives as long as the process (a fork's
@@ -43,7 +49,7 @@ fn cache() -> &'static Cache {
         }
         let fresh = Box::leak(Box::new(Cache {
             pid,
-            pool: Mutex::new(None),
+            pools: Mutex::new(Vec::new()),
         }));
         match CACHE.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return fresh,
@@ -84,20 +90,42 @@ fn thread_count(num_threads: Option<NonZeroUsize>) -> Result<usize> {
 }
 
 fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
-    let mut cached = cache().pool.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(pool) = cached
-        .as_ref()
-        .filter(|p| p.current_num_threads() == threads)
+    let mut pools = cache().pools.lock().unwrap_or_else(PoisonError::into_inner);
+    let pool = match pools
+        .iter()
+        .position(|p| p.current_num_threads() == threads)
     {
-        return Ok(Arc::clone(pool));
+        Some(i) => pools.remove(i),
+        None => ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("bilm-fast-{i}"))
+            .build()
+            .map(Arc::new)
+            .map_err(|e| Error::Runtime(format!("cannot start {threads} threads: {e}")))?,
+    };
+    pools.push(Arc::clone(&pool));
+    if pools.len() > KEPT_POOLS {
+        pools.remove(0);
     }
-    // A pool of another size is replaced below, and dropped once running calls release it.
-    let pool = ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("bilm-fast-{i}"))
-        .build()
-        .map(Arc::new)
-        .map_err(|e| Error::Runtime(format!("cannot start {threads} threads: {e}")))?;
-    *cached = Some(Arc::clone(&pool));
     Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_is_kept_for_each_of_the_last_sizes() {
+        let one = pool(1).unwrap();
+        let two = pool(2).unwrap();
+        assert!(Arc::ptr_eq(&one, &pool(1).unwrap()));
+        assert!(Arc::ptr_eq(&two, &pool(2).unwrap()));
+        assert_eq!(pool(3).unwrap().current_num_threads(), 3);
+        // Four other sizes since: the pool of one thread is gone, a new one is made.
+        for threads in 3..=6 {
+            pool(threads).unwrap();
+        }
+        let again = pool(1).unwrap();
+        assert!(!Arc::ptr_eq(&one, &again) && again.current_num_threads() == 1);
+    }
 }
