@@ -3,6 +3,7 @@ switch off."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bilm.config import BILMConfig
+from bilm.config import KINEMATIC_STEPS, BILMConfig
 from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, integrate, measure, r2, so3_exp,
                              so3_log)
 from bilm.losses import bilm_loss
@@ -127,6 +128,24 @@ def test_the_physics_loss_has_no_trivial_zero():
     zero = physics_loss(silent.eval(), x)
     assert trained < 0.2 * zero
     assert trained < 0.2 * held
+
+
+@pytest.mark.parametrize("step", KINEMATIC_STEPS)
+def test_the_kinematic_sequence_has_a_latent_per_step_and_a_state_per_sample(step):
+    model = BILMClassifier.from_config(dataclasses.replace(CFG, kinematic_step=step))
+    out = model.forward_all(motion_windows(2, 64, seed=0))
+    assert out.z_sequence.shape == (2, 64 // step, CFG.latent_dim)
+    assert out.kinematics.angular_velocity.shape == (2, 64, 3)
+    assert out.kinematics.orientation.shape == (2, 64, 3, 3)
+
+
+def test_a_finer_kinematic_step_is_for_the_kinematic_latent_only():
+    with pytest.raises(ValueError, match="kinematic_step=4 needs latent_sequence='kinematic'"):
+        BILMConfig(latent_sequence="temporal", kinematic_step=4)
+    with pytest.raises(ValueError, match=r"kinematic_step must be one of \(8, 4, 2\), got 3"):
+        dataclasses.replace(CFG, kinematic_step=3)
+    with pytest.raises(ValueError, match="kinematic_step must be one of"):
+        BILMClassifier(6, 16, 16, 2, 64, latent_sequence="temporal", kinematic_step=2)
 
 
 def test_a_kinematic_run_reports_its_physics_and_plots_the_tilt(tmp_path, capsys):

@@ -24,6 +24,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 LATENT_SEQUENCE_MODES = ("noise", "temporal", "kinematic")
+# Samples per step of the kinematic latent's sequence: the encoder's feature map after three,
+# two or one max-pools (the first, 8, is the temporal sequence's own).
+KINEMATIC_STEPS = (8, 4, 2)
 CLASSIFIER_INPUTS = ("z", "mu")
 WINDOW_STATS = ("none", "mean", "mean_std", "rich", "spectral")
 OPTIMIZERS = ("adam", "adamw")
@@ -56,6 +59,7 @@ class BILMConfig:
     pooled_features: bool = False  # the time-averaged encoder features beside the latent
     through_latent: bool = False  # the statistics and pooled features feed the latent, not the classifier
     latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook), "temporal", "kinematic"
+    kinematic_step: int = 8  # samples per step of the kinematic latent's sequence: 8, 4 or 2
     noise_steps: int = 10
     noise_scale: float = 0.1
     ensemble: int = 1  # networks trained side by side, their probabilities averaged
@@ -129,6 +133,11 @@ class BILMConfig:
             raise ValueError(f"config field num_classes must be >= 2, got {self.num_classes}")
         if self.noise_steps < 3:
             raise ValueError("config field noise_steps must be >= 3 (acceleration needs 3 steps)")
+        if self.kinematic_step not in KINEMATIC_STEPS:
+            raise ValueError(f"config field kinematic_step must be one of {KINEMATIC_STEPS}, got {self.kinematic_step}")
+        if self.kinematic_step != KINEMATIC_STEPS[0] and self.latent_sequence != "kinematic":
+            raise ValueError(f"config field kinematic_step={self.kinematic_step} needs latent_sequence='kinematic' "
+                             f"(the other sequences have one step per {KINEMATIC_STEPS[0]} samples)")
         if not self.lr > 0:
             raise ValueError(f"config field lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bilm.config import CLASSIFIER_INPUTS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
+from bilm.config import CLASSIFIER_INPUTS, KINEMATIC_STEPS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
 from bilm.kinematics import KinematicConstraintModule, KinematicState
 from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, WindowQuantiles, rich_window_stats
 
@@ -102,7 +102,12 @@ class Encoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def features(self, x: Tensor) -> Tensor:
-        """The last feature map, (B, 4 * base_channels, ceil(L / 8)).
+        """The last feature map, (B, 4 * base_channels, ceil(L / 8)): see feature_maps."""
+        return self.feature_maps(x)[-1]
+
+    def feature_maps(self, x: Tensor) -> tuple[Tensor, ...]:
+        """The three blocks' feature maps, (B, base_channels * 2**k, ceil(L / 8) * 2**(2 - k))
+        for k = 0, 1, 2: steps of 2, 4 and 8 input samples.
 
         Step t covers input samples 8t .. 8t+7 (0.16 s at 50 Hz); through the three
         convolutions it sees 36 samples (0.72 s) around them with the notebook's kernel 5, and
@@ -116,9 +121,11 @@ class Encoder(nn.Module):
         padding = self.pooled_length * STEP - self.seq_length
         if padding:
             x = F.pad(x, (0, padding), mode="replicate")
+        maps = []
         for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.conv3, self.bn3)):
             x = max_pool_pairs(torch.relu(bn(conv(x))))
-        return x
+            maps.append(x)
+        return tuple(maps)
 
     def head(self, features: Tensor, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Feature map (and the extra inputs, if any) -> (mu, logvar), each (B, latent_dim)."""
@@ -354,6 +361,10 @@ class BILMClassifier(nn.Module):
       - "kinematic": the temporal sequence decoded into the sensor's motion, sample by
         sample, and checked against the gyroscope and accelerometer it would produce
         (`bilm.kinematics`); the biomechanical module is then a KinematicConstraintModule.
+        Its sequence may be finer (kinematic_step=4 or 2: the second or first block's feature
+        map, one latent per 4 or 2 samples): a gyroscope's walking signal has a tenth of its
+        variance between 6 and 12.5 Hz, which steps of 8 samples (6.25 per second at 50 Hz)
+        hardly carry.
     * window_stats: "none" (notebook) or "mean" / "mean_std": the per-channel mean (and
       standard deviation) over time of the input window x, as the model receives it (so
       standardised if the data is), concatenated after the latent (mu or z) at the
@@ -381,7 +392,7 @@ class BILMClassifier(nn.Module):
                  seq_length: int, num_joints: int = 32, *, dropout: float = 0.3,
                  base_channels: int = 32, kernel_size: int = 5, classifier_input: str = "z",
                  latent_sequence: str = "noise", noise_steps: int = 10, noise_scale: float = 0.1,
-                 window_stats: str = "none", pooled_features: bool = False, through_latent: bool = False,
+                 kinematic_step: int = STEP, window_stats: str = "none", pooled_features: bool = False, through_latent: bool = False,
                  reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
         super().__init__()
         if window_stats not in WINDOW_STATS:
@@ -395,6 +406,9 @@ class BILMClassifier(nn.Module):
                              f"(3 steps of {STEP} samples), got {seq_length}")
         if latent_sequence == "noise" and noise_steps < 3:
             raise ValueError(f"noise_steps must be >= 3 (acceleration needs 3 steps), got {noise_steps}")
+        if kinematic_step not in KINEMATIC_STEPS or (kinematic_step != STEP and latent_sequence != "kinematic"):
+            raise ValueError(f"kinematic_step must be one of {KINEMATIC_STEPS}, and {STEP} unless "
+                             f"latent_sequence='kinematic', got {kinematic_step}")
 
         # The window's summary (opt-in): its per-channel statistics and the pooled features.
         self.window_stats = window_stats
@@ -412,7 +426,7 @@ class BILMClassifier(nn.Module):
         self.decoder = (Decoder(latent_dim, hidden_dim, input_channels, seq_length, base_channels=base_channels)
                         if reconstruct else None)
         if latent_sequence == "kinematic":
-            self.biomech_module = KinematicConstraintModule(latent_dim, seq_length, STEP, input_channels,
+            self.biomech_module = KinematicConstraintModule(latent_dim, seq_length, kinematic_step, input_channels,
                                                             **(biomech or {}))
         else:
             self.biomech_module = BiomechanicalConstraintModule(latent_dim, num_joints=num_joints, **(biomech or {}))
@@ -431,7 +445,9 @@ class BILMClassifier(nn.Module):
             nn.Linear(hidden_dim // 2, num_classes),
         )
 
-        self.temporal_proj = (nn.Conv1d(4 * base_channels, latent_dim, kernel_size=1)
+        # The sequence's steps come from the feature map whose steps are kinematic_step samples.
+        self.sequence_map = kinematic_step.bit_length() - 2  # 2 -> 0, 4 -> 1, 8 -> 2
+        self.temporal_proj = (nn.Conv1d(base_channels * 2**self.sequence_map, latent_dim, kernel_size=1)
                               if latent_sequence != "noise" else None)
         self.classifier_input = classifier_input
         self.pooled_features = pooled_features
@@ -451,7 +467,7 @@ class BILMClassifier(nn.Module):
             cfg.num_joints, dropout=cfg.dropout, base_channels=cfg.base_channels,
             kernel_size=cfg.kernel_size, classifier_input=cfg.classifier_input,
             latent_sequence=cfg.latent_sequence, noise_steps=cfg.noise_steps,
-            noise_scale=cfg.noise_scale, window_stats=cfg.window_stats,
+            noise_scale=cfg.noise_scale, kinematic_step=cfg.kinematic_step, window_stats=cfg.window_stats,
             pooled_features=cfg.pooled_features, through_latent=cfg.through_latent,
             reconstruct=cfg.w_recon != 0 or cfg.w_kl != 0,
             biomech=(kinematic_kwargs(cfg) if cfg.latent_sequence == "kinematic"
@@ -470,7 +486,8 @@ class BILMClassifier(nn.Module):
         reconstruction and z_sequence are deterministic. The random draws come in the
         notebook's order: encoder dropout, z, classifier dropout, then the noise sequence.
         """
-        features = self.encoder.features(x)
+        maps = self.encoder.feature_maps(x)
+        features = maps[-1]
         # The window's summary, if any, joins the latent's head or the classifier's input.
         through = self._window_summary(x, features) if self.through_latent else None
         mu, logvar = self.encoder.head(features, through)
@@ -479,7 +496,7 @@ class BILMClassifier(nn.Module):
         latent = mu if self.classifier_input == "mu" else z
         around = None if self.through_latent else self._window_summary(x, features)
         logits = self.classifier(latent if around is None else torch.cat([latent, around], dim=1))
-        z_sequence = self._latent_sequence(z, features)
+        z_sequence = self._latent_sequence(z, maps[self.sequence_map])
         kinematics = (self.biomech_module.head(z_sequence, z)
                       if isinstance(self.biomech_module, KinematicConstraintModule) else None)
         return BILMOutput(logits, x_recon, mu, logvar, z, z_sequence, kinematics)
@@ -505,9 +522,10 @@ class BILMClassifier(nn.Module):
         return torch.cat(parts, dim=1) if parts else None
 
     def _latent_sequence(self, z: Tensor, features: Tensor) -> Tensor:
-        """(B, T', latent_dim) per the latent_sequence mode (see the class docstring)."""
+        """(B, T', latent_dim) per the latent_sequence mode (see the class docstring), from the
+        feature map whose steps are kinematic_step samples (8 but for the kinematic latent)."""
         if self.temporal_proj is not None:
-            steps = self.temporal_proj(features).transpose(1, 2)  # (B, ceil(L / 8), latent_dim)
+            steps = self.temporal_proj(features).transpose(1, 2)  # (B, ceil(L / 8) * 8 / step, latent_dim)
             return z.unsqueeze(1) + (steps - steps.mean(dim=1, keepdim=True))
         z_sequence = z.unsqueeze(1).expand(-1, self.noise_steps, -1)
         if self.training:
