@@ -65,12 +65,13 @@ def load_split(checkpoint_path: str, data_path: str | None, split: str,
 
 
 @torch.inference_mode()
-def physics_report(classifier: LoadedClassifier, X: np.ndarray, batch_size: int = 512) -> dict[str, float]:
-    """How well the kinematic latent's motion explains the sensors of raw windows X (N, C, T),
-    through the first network of the model: gyro_r2 and accel_r2 (R^2 of the predicted against
-    the measured gyroscope and accelerometer, axes pooled) and gravity_angle_deg_median (the
-    median angle between the predicted gravity reading and the measured accelerometer, both
-    averaged over 1 s about each sample, so that the walking's linear acceleration averages out)."""
+def kinematic_pairs(classifier: LoadedClassifier, X: np.ndarray,
+                    batch_size: int = 512) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The kinematic latent's predicted signals beside the measured ones, for raw windows X
+    (N, C, T), through the first network of the model: "gyro", (N, T-1, 3) each, rad/s, the
+    rate between consecutive samples; "accel", (N, T, 3) each; "gravity", the predicted
+    gravity reading and the measured accelerometer, (N, T, 3) each, both averaged over 1 s
+    about each sample, so that the walking's linear acceleration averages out."""
     network = classifier.module.model.members[0]
     constraint: KinematicConstraintModule = network.biomech_module
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"gyro": [], "accel": [], "gravity": []}
@@ -86,6 +87,15 @@ def physics_report(classifier: LoadedClassifier, X: np.ndarray, batch_size: int 
         pairs["accel"].append((accel.cpu().numpy(), accel_measured.cpu().numpy()))
         pairs["gravity"].append(tuple(uniform_filter1d(a, second, axis=1, mode="nearest")
                                       for a in (reading, accel_measured.cpu().numpy())))
-    flat = {k: [np.concatenate([p[j] for p in v]).reshape(-1, 3) for j in (0, 1)] for k, v in pairs.items()}
+    return {k: (np.concatenate([p[0] for p in v]), np.concatenate([p[1] for p in v])) for k, v in pairs.items()}
+
+
+def physics_report(classifier: LoadedClassifier, X: np.ndarray, batch_size: int = 512) -> dict[str, float]:
+    """How well the kinematic latent's motion explains the sensors of raw windows X (N, C, T)
+    (see kinematic_pairs): gyro_r2 and accel_r2 (R^2 of the predicted against the measured
+    gyroscope and accelerometer, axes pooled) and gravity_angle_deg_median (the median angle
+    between the predicted gravity reading and the measured accelerometer, both averaged over
+    1 s about each sample)."""
+    flat = {k: [a.reshape(-1, 3) for a in v] for k, v in kinematic_pairs(classifier, X, batch_size).items()}
     return {"gyro_r2": r2(*flat["gyro"]), "accel_r2": r2(*flat["accel"]),
             "gravity_angle_deg_median": float(np.median(angle_deg(*flat["gravity"])))}
