@@ -8,13 +8,14 @@ over each window, the measured gyroscope's variance (each window's mean removed)
 residual of the decoded one (decoded minus measured) into frequency bands: per band, the
 share of the measured variance it holds and the share of that left unexplained; and the
 run's R^2. Then, from the measured signal alone, the R^2 a decoder limited to each band's
-upper edge could reach at best (the measured gyroscope low-passed there): how fine a latent's
-steps must be to carry the gyroscope.
+upper edge could reach at best (the measured gyroscope low-passed there, the same for every
+run on the same data): how fine a latent's steps must be to carry the gyroscope.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import numpy as np
@@ -26,6 +27,7 @@ from bilm.scoring import kinematic_pairs
 
 # Band edges in Hz; the last band runs to the Nyquist frequency.
 EDGES = (1.0, 3.125, 6.25, 12.5)
+BANDS = tuple(zip((0.0, *EDGES), (*EDGES, math.inf)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,15 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def bands(rate: float) -> list[tuple[float, float]]:
-    return list(zip((0.0, *EDGES), (*EDGES, rate / 2 + 1e-9)))
-
-
 def energy(signal: np.ndarray, rate: float) -> np.ndarray:
     """The energy of (N, T, 3) signals in each band, summed over windows and axes."""
     frequencies = np.fft.rfftfreq(signal.shape[1], 1 / rate)
     spectrum = np.square(np.abs(np.fft.rfft(signal, axis=1))).sum(axis=(0, 2))
-    return np.array([spectrum[(frequencies >= lo) & (frequencies < hi)].sum() for lo, hi in bands(rate)])
+    return np.array([spectrum[(frequencies >= lo) & (frequencies < hi)].sum() for lo, hi in BANDS])
 
 
 def low_passed(signal: np.ndarray, cutoff: float, rate: float) -> np.ndarray:
@@ -55,9 +53,8 @@ def low_passed(signal: np.ndarray, cutoff: float, rate: float) -> np.ndarray:
 
 def study(args: argparse.Namespace) -> int:
     X = cli.load_data(args.data).X_test
-    names = [f"{lo:g}-{hi:g} Hz" for lo, hi in zip((0.0, *EDGES), EDGES)] + [f"{EDGES[-1]:g} Hz and up"]
+    names = [f"{lo:g}-{hi:g} Hz" if hi < math.inf else f"{lo:g} Hz and up" for lo, hi in BANDS]
     lines = [f"| run | R² | {' | '.join(names)} |", "|---|---:|" + "---:|" * len(names)]
-    measured = None
     for run in args.runs:
         classifier = load_classifier(run)
         if classifier.config.latent_sequence != "kinematic":

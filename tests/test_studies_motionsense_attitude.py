@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from test_train_fixtures import ONE_THREAD, TINY_MODEL
 
+from bilm.kinematics import integrate, rotation_from_6d
 from studies import motionsense_attitude
 
 HEADER = ("," + ",".join(["attitude.roll", "attitude.pitch", "attitude.yaw", "gravity.x", "gravity.y", "gravity.z",
@@ -52,10 +54,6 @@ def test_the_study_compares_the_decoded_tilt_with_ios(tmp_path, monkeypatch, cap
 def test_the_gyroscope_integrated_recovers_a_turning_gravity():
     """A phone turning at a steady rate, with a zero-mean linear acceleration on top: the window
     mean is off by the turn, the measured gyroscope integrated is not."""
-    import torch
-
-    from bilm.kinematics import integrate, rotation_from_6d
-
     rng = np.random.default_rng(1)
     T, dt = 128, 1 / 50
     gyro = np.broadcast_to(rng.normal(scale=0.8, size=(3, 1, 3)), (3, T, 3)).copy()

@@ -363,7 +363,7 @@ class BILMClassifier(nn.Module):
         (`bilm.kinematics`); the biomechanical module is then a KinematicConstraintModule.
         Its sequence may be finer (kinematic_step=4 or 2: the second or first block's feature
         map, one latent per 4 or 2 samples): a gyroscope's walking signal has a tenth of its
-        variance between 6 and 12.5 Hz, which steps of 8 samples (6.25 per second at 50 Hz)
+        variance between 6.25 and 12.5 Hz, which steps of 8 samples (6.25 per second at 50 Hz)
         hardly carry.
     * window_stats: "none" (notebook) or "mean" / "mean_std": the per-channel mean (and
       standard deviation) over time of the input window x, as the model receives it (so
@@ -392,8 +392,8 @@ class BILMClassifier(nn.Module):
                  seq_length: int, num_joints: int = 32, *, dropout: float = 0.3,
                  base_channels: int = 32, kernel_size: int = 5, classifier_input: str = "z",
                  latent_sequence: str = "noise", noise_steps: int = 10, noise_scale: float = 0.1,
-                 kinematic_step: int = STEP, window_stats: str = "none", pooled_features: bool = False, through_latent: bool = False,
-                 reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
+                 kinematic_step: int = STEP, window_stats: str = "none", pooled_features: bool = False,
+                 through_latent: bool = False, reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
         super().__init__()
         if window_stats not in WINDOW_STATS:
             raise ValueError(f"window_stats must be one of {WINDOW_STATS}, got {window_stats!r}")

@@ -5,7 +5,7 @@
 //! so changing it takes effect on the next call), or the number of CPUs this process may use.
 //! One pool is kept for each of the last [`KEPT_POOLS`] sizes asked for: calls that go back and
 //! forth between sizes (a benchmark of 1 and 2 threads) would otherwise start new threads
-//! every time, whose read buffers and allocator arenas start cold (a quarter slower on
+//! every time, whose read buffers and allocator arenas start cold (12-16% slower on
 //! MotionSense's files).
 //!
 //! Fork safety: `fork()` copies only the calling thread, so in a child (e.g. a PyTorch
