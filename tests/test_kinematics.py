@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from bilm.config import KINEMATIC_STEPS, BILMConfig
-from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, integrate, measure, r2, so3_exp,
-                             so3_log)
+from bilm.config import KINEMATIC_STARTS, KINEMATIC_STEPS, BILMConfig
+from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, fitted_start, integrate, measure, r2,
+                             so3_exp, so3_log)
 from bilm.losses import bilm_loss
 from bilm.model import BILMClassifier
 from bilm.plot import main as plot_main
@@ -63,6 +63,24 @@ def test_an_accelerometer_reads_gravity_turned_into_its_frame_plus_the_linear_ac
     torch.testing.assert_close(accel[0, 0], torch.tensor([0.0, 9.80665 + 0.5, 0.0], dtype=torch.float64))
 
 
+@pytest.mark.parametrize("gravity", [1.0, -9.80665])
+def test_the_fitted_start_recovers_the_tilt_and_keeps_the_heading(gravity):
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(4, 50, 3, generator=g, dtype=torch.float64)
+    true_start = so3_exp(torch.randn(4, 3, generator=g, dtype=torch.float64))
+    linear = torch.randn(4, 50, 3, generator=g, dtype=torch.float64)
+    linear = linear - linear.mean(dim=1, keepdim=True)
+    _, accel = measure(KinematicState(integrate(true_start, w, DT), w, linear), DT, gravity)
+    guess = so3_exp(torch.randn(4, 3, generator=g, dtype=torch.float64))
+    start = fitted_start(guess, integrate(torch.eye(3, dtype=torch.float64).expand(4, 3, 3), w, DT), accel, gravity)
+    torch.testing.assert_close(start @ start.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(4, 3, 3))
+    torch.testing.assert_close(torch.linalg.det(start), torch.ones(4, dtype=torch.float64))
+    up = true_start[:, 2]
+    torch.testing.assert_close(start[:, 2], up)  # the world's up in the sensor's frame
+    heading = guess[:, 0] - (guess[:, 0] * up).sum(-1, keepdim=True) * up
+    torch.testing.assert_close(start[:, 0], heading / heading.norm(dim=-1, keepdim=True))
+
+
 def test_r2_and_angles():
     measured = np.random.default_rng(0).normal(size=(100, 3))
     assert r2(measured, measured) == 1.0
@@ -98,10 +116,12 @@ def physics_loss(model: BILMClassifier, x: torch.Tensor) -> float:
     return float(bilm_loss(out, x, torch.zeros(len(x), dtype=torch.long), model.biomech_module, CFG).biomech)
 
 
-def test_the_physics_loss_has_no_trivial_zero():
+@pytest.mark.parametrize("start", KINEMATIC_STARTS)
+def test_the_physics_loss_has_no_trivial_zero(start):
     torch.manual_seed(0)
     x = motion_windows(32, 64, seed=1)
-    model = BILMClassifier.from_config(CFG)
+    cfg = dataclasses.replace(CFG, kinematic_start=start)
+    model = BILMClassifier.from_config(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(STEPS):
         optimizer.zero_grad()
@@ -112,18 +132,18 @@ def test_the_physics_loss_has_no_trivial_zero():
     trained = physics_loss(model, x)
 
     # The constraint's own weights at zero: no motion, no orientation, nothing explained.
-    silent = BILMClassifier.from_config(CFG)
+    silent = BILMClassifier.from_config(cfg)
     silent.load_state_dict(model.state_dict())
     with torch.no_grad():
         for p in silent.biomech_module.parameters():
             p.zero_()
     # A constant latent sequence: the same latent for every window and step.
-    constant = BILMClassifier.from_config(CFG)
+    constant = BILMClassifier.from_config(cfg)
     constant.load_state_dict(model.state_dict())
     constant.eval()
     with torch.no_grad():
         z = model.forward_all(x).z.mean(dim=0, keepdim=True)
-        state = constant.biomech_module.head(z.unsqueeze(1).expand(len(x), 8, -1), z.expand(len(x), -1))
+        state = constant.biomech_module.decode(z.unsqueeze(1).expand(len(x), 8, -1), z.expand(len(x), -1), x)
         held = float(constant.biomech_module.biomechanical_loss(state, x))
     zero = physics_loss(silent.eval(), x)
     assert trained < 0.2 * zero
@@ -146,6 +166,13 @@ def test_a_finer_kinematic_step_is_for_the_kinematic_latent_only():
         dataclasses.replace(CFG, kinematic_step=3)
     with pytest.raises(ValueError, match="kinematic_step must be one of"):
         BILMClassifier(6, 16, 16, 2, 64, latent_sequence="temporal", kinematic_step=2)
+
+
+def test_a_fitted_start_is_for_the_kinematic_latent_only():
+    with pytest.raises(ValueError, match="kinematic_start='accelerometer' needs latent_sequence='kinematic'"):
+        BILMConfig(latent_sequence="temporal", kinematic_start="accelerometer")
+    with pytest.raises(ValueError, match="kinematic_start must be one of latent, accelerometer; got 'gyro'"):
+        dataclasses.replace(CFG, kinematic_start="gyro")
 
 
 def test_a_kinematic_run_reports_its_physics_and_plots_the_tilt(tmp_path, capsys):

@@ -27,6 +27,8 @@ LATENT_SEQUENCE_MODES = ("noise", "temporal", "kinematic")
 # Samples per step of the kinematic latent's sequence: the encoder's feature map after three,
 # two or one max-pools (the first, 8, is the temporal sequence's own).
 KINEMATIC_STEPS = (8, 4, 2)
+# Where the kinematic latent's starting orientation comes from (bilm.kinematics.KinematicHead).
+KINEMATIC_STARTS = ("latent", "accelerometer")
 CLASSIFIER_INPUTS = ("z", "mu")
 WINDOW_STATS = ("none", "mean", "mean_std", "rich", "spectral")
 OPTIMIZERS = ("adam", "adamw")
@@ -60,6 +62,7 @@ class BILMConfig:
     through_latent: bool = False  # the statistics and pooled features feed the latent, not the classifier
     latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook), "temporal", "kinematic"
     kinematic_step: int = 8  # samples per step of the kinematic latent's sequence: 8, 4 or 2
+    kinematic_start: str = "latent"  # the starting tilt: "latent" (a map of it) or "accelerometer" (fitted)
     noise_steps: int = 10
     noise_scale: float = 0.1
     ensemble: int = 1  # networks trained side by side, their probabilities averaged
@@ -138,6 +141,9 @@ class BILMConfig:
         if self.kinematic_step != KINEMATIC_STEPS[0] and self.latent_sequence != "kinematic":
             raise ValueError(f"config field kinematic_step={self.kinematic_step} needs latent_sequence='kinematic' "
                              f"(the other sequences have one step per {KINEMATIC_STEPS[0]} samples)")
+        _check_choice("kinematic_start", self.kinematic_start, KINEMATIC_STARTS)
+        if self.kinematic_start != KINEMATIC_STARTS[0] and self.latent_sequence != "kinematic":
+            raise ValueError(f"config field kinematic_start={self.kinematic_start!r} needs latent_sequence='kinematic'")
         if not self.lr > 0:
             raise ValueError(f"config field lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:

@@ -139,6 +139,8 @@ class KinematicHead(nn.Module):
     A transposed convolution turns each latent step into `steps_per_latent` samples of
     features (overlapping its neighbours, so the motion is continuous across steps); a
     convolution reads w(t) and a(t) from them; a linear map of the window's latent gives R(0).
+    Given the measured accelerometer, R(0)'s tilt is instead the one that explains it best
+    (`fitted_start`), and the map gives only its heading, which no measurement sees.
     """
 
     def __init__(self, latent_dim: int, seq_length: int, steps_per_latent: int, sampling_rate: float,
@@ -151,13 +153,35 @@ class KinematicHead(nn.Module):
         self.seq_length = seq_length
         self.dt = 1.0 / sampling_rate
 
-    def forward(self, z_sequence: Tensor, z: Tensor) -> KinematicState:
+    def forward(self, z_sequence: Tensor, z: Tensor, accel: Tensor | None = None,
+                gravity: float = 1.0) -> KinematicState:
+        """accel (B, T, 3), the measured accelerometer in the units of `gravity`: if given,
+        the starting tilt is fitted to it."""
         h = torch.relu(self.upsample(z_sequence.transpose(1, 2)))
         motion = self.motion(h)[..., : self.seq_length].transpose(1, 2)  # (B, T, 6)
-        angular_velocity, accel = motion[..., :AXES], motion[..., AXES:]
-        accel = accel - accel.mean(dim=1, keepdim=True)  # a bounded velocity: zero mean over the window
-        orientation = integrate(rotation_from_6d(self.start(z)), angular_velocity, self.dt)
-        return KinematicState(orientation, angular_velocity, accel)
+        angular_velocity, linear = motion[..., :AXES], motion[..., AXES:]
+        linear = linear - linear.mean(dim=1, keepdim=True)  # a bounded velocity: zero mean over the window
+        turn = integrate(torch.eye(3, dtype=z.dtype, device=z.device).expand(len(z), 3, 3), angular_velocity, self.dt)
+        start = rotation_from_6d(self.start(z))
+        if accel is not None:
+            start = fitted_start(start, turn, accel, gravity)
+        return KinematicState(start.unsqueeze(1) @ turn, angular_velocity, linear)
+
+
+def fitted_start(start: Tensor, turn: Tensor, accel: Tensor, gravity: float) -> Tensor:
+    """The starting orientation (B, 3, 3) whose tilt best explains the measured accelerometer
+    (B, T, 3), given the turns R(0)^T R(t) (B, T, 3, 3), with the heading of `start`.
+
+    With R(t) = R(0) turn(t), the accelerometer's model R(t) accel(t) = a(t) + g e_z and a
+    zero-mean a give R(0) m = g e_z for m, the mean of turn(t) accel(t): the world's up in
+    the starting sensor frame, R(0)^T e_z, is m / g, normalised. The best the zero-mean
+    linear acceleration allows (the least-squares start), and differentiable in the turns.
+    """
+    up = F.normalize(math.copysign(1.0, gravity) * (turn @ accel.unsqueeze(-1)).squeeze(-1).mean(dim=1), dim=-1)
+    # Rows of R(0): the world's axes in the sensor's frame. Keep the first one's heading and
+    # make the third `up`: Gram-Schmidt gives the columns (up, x, up cross x = y).
+    columns = rotation_from_6d(torch.cat([up, start[:, 0]], dim=-1))
+    return columns[..., [1, 2, 0]].transpose(-1, -2)
 
 
 class KinematicConstraintModule(nn.Module):
@@ -173,8 +197,10 @@ class KinematicConstraintModule(nn.Module):
                  accel_triple: int, gyro_triple: int, sampling_rate: float, gravity: float,
                  velocity_limit: float, acceleration_limit: float,
                  w_velocity_consistency: float, w_accel_consistency: float, w_velocity_violation: float,
-                 w_accel_violation: float, w_smoothness: float):
+                 w_accel_violation: float, w_smoothness: float, kinematic_start: str = "latent"):
         super().__init__()
+        if kinematic_start not in ("latent", "accelerometer"):
+            raise ValueError(f"kinematic_start must be 'latent' or 'accelerometer', got {kinematic_start!r}")
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
             if not (0 <= index and AXES * index + AXES <= input_channels):
                 raise ValueError(f"latent_sequence='kinematic' reads the {name}={index}, which is not a triple "
@@ -185,6 +211,7 @@ class KinematicConstraintModule(nn.Module):
         self.register_buffer("input_mean", torch.zeros(1, input_channels, 1))
         self.register_buffer("input_std", torch.ones(1, input_channels, 1))
         self.gravity = float(gravity)
+        self.fit_start = kinematic_start == "accelerometer"
         self.velocity_limit = float(velocity_limit)
         self.acceleration_limit = float(acceleration_limit)
         self.term_weights = KinematicTerms(float(w_velocity_consistency), float(w_accel_consistency),
@@ -205,6 +232,12 @@ class KinematicConstraintModule(nn.Module):
         standardised input x (B, C, T)."""
         raw = x * self.input_std + self.input_mean
         return raw[:, self.gyro].transpose(1, 2), raw[:, self.accel].transpose(1, 2)
+
+    def decode(self, z_sequence: Tensor, z: Tensor, x: Tensor) -> KinematicState:
+        """The motion the latent decodes for the standardised input x (B, C, T); x is read only
+        to fit the starting tilt (kinematic_start="accelerometer")."""
+        accel = self.measured(x)[1] if self.fit_start else None
+        return self.head(z_sequence, z, accel, self.gravity)
 
     def biomechanical_terms(self, state: KinematicState, x: Tensor) -> KinematicTerms:
         gyro, accel = measure(state, self.dt, self.gravity)

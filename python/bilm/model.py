@@ -54,6 +54,7 @@ STEP = 2**NUM_POOLS
 KINEMATIC_FIELDS = (
     "accel_triple", "gyro_triple", "sampling_rate", "gravity", "velocity_limit", "acceleration_limit",
     "w_velocity_consistency", "w_accel_consistency", "w_velocity_violation", "w_accel_violation", "w_smoothness",
+    "kinematic_start",
 )
 # The BiomechanicalConstraintModule keywords that BILMConfig holds under the same names.
 BIOMECH_FIELDS = (
@@ -497,7 +498,7 @@ class BILMClassifier(nn.Module):
         around = None if self.through_latent else self._window_summary(x, features)
         logits = self.classifier(latent if around is None else torch.cat([latent, around], dim=1))
         z_sequence = self._latent_sequence(z, maps[self.sequence_map])
-        kinematics = (self.biomech_module.head(z_sequence, z)
+        kinematics = (self.biomech_module.decode(z_sequence, z, x)
                       if isinstance(self.biomech_module, KinematicConstraintModule) else None)
         return BILMOutput(logits, x_recon, mu, logvar, z, z_sequence, kinematics)
 
