@@ -19,8 +19,9 @@ between two gravity directions, in iOS's angles.
 Two estimates without a model are scored the same way, to say what the errors mean: the
 accelerometer's mean over each window (a low-pass filter), and what the kinematic latent's
 physics allows at best: the *measured* gyroscope integrated over the window, and the one
-starting orientation whose gravity, with the latent's zero-mean linear acceleration, gives
-the accelerometer's mean. A model whose decoded gyroscope were exact would reach the second.
+starting tilt that, with the latent's zero-mean linear acceleration (in the world's frame),
+explains the accelerometer best. A model whose decoded gyroscope were exact, and whose start
+were fitted (kinematic_start="accelerometer"), would reach the second.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from bilm.config import apply_overrides, get_preset
 from bilm.data import HARData
 from bilm.data.datasets import RecordingSet, load, split_unit
 from bilm.inference import load_classifier
-from bilm.kinematics import angle_deg, gravity_direction, integrate
+from bilm.kinematics import angle_deg, fitted_start, gravity_direction, integrate
 from bilm.training import fit
 
 TEST_SUBJECTS = (20, 21, 22, 23, 24)
@@ -105,15 +106,14 @@ def window_mean_gravity(accel: np.ndarray) -> np.ndarray:
 @torch.inference_mode()
 def gyro_integrated_gravity(accel: np.ndarray, gyro: np.ndarray, dt: float) -> np.ndarray:
     """The gravity (N, T, 3) of the kinematic physics with the measured gyroscope: the window's
-    rotations R(t) integrated from it (from the identity), and the down vector u of the first
-    sample for which the mean of R(t)^T u is the accelerometer's mean (the linear acceleration
-    is zero-mean over a window), scaled to unit length."""
+    turns integrated from it, and the starting tilt that explains the accelerometer best under a
+    zero-mean linear acceleration (`bilm.kinematics.fitted_start`, as kinematic_start=
+    "accelerometer" decodes it), as a unit down vector."""
     identity = torch.eye(3, dtype=torch.float64).expand(len(gyro), 3, 3)
-    rotations = integrate(identity, torch.as_tensor(gyro, dtype=torch.float64), dt).numpy()  # (N, T, 3, 3)
-    mean_turn = rotations.transpose(0, 1, 3, 2).mean(axis=1)
-    down = np.linalg.solve(mean_turn, accel.mean(axis=1)[..., None])[..., 0]
-    down /= np.linalg.norm(down, axis=-1, keepdims=True)
-    return np.einsum("ntji,nj->nti", rotations, down)
+    turn = integrate(identity, torch.as_tensor(gyro, dtype=torch.float64), dt)
+    start = fitted_start(identity, turn, torch.as_tensor(accel, dtype=torch.float64), gravity=-1.0)
+    orientation = start.unsqueeze(1) @ turn
+    return -orientation[..., 2, :].numpy()  # the world's down in the sensor's frame, -R(t)^T e_z
 
 
 def errors(gravity: np.ndarray, ios_gravity: np.ndarray, ios_attitude: np.ndarray) -> dict[str, float]:

@@ -52,8 +52,8 @@ def test_the_study_compares_the_decoded_tilt_with_ios(tmp_path, monkeypatch, cap
 
 
 def test_the_gyroscope_integrated_recovers_a_turning_gravity():
-    """A phone turning at a steady rate, with a zero-mean linear acceleration on top: the window
-    mean is off by the turn, the measured gyroscope integrated is not."""
+    """A phone turning at a steady rate, with a zero-mean linear acceleration (in the world's
+    frame) on top: the window mean is off by the turn, the measured gyroscope integrated is not."""
     rng = np.random.default_rng(1)
     T, dt = 128, 1 / 50
     gyro = np.broadcast_to(rng.normal(scale=0.8, size=(3, 1, 3)), (3, T, 3)).copy()
@@ -61,7 +61,7 @@ def test_the_gyroscope_integrated_recovers_a_turning_gravity():
     turn = integrate(start, torch.as_tensor(gyro), dt).numpy()  # sensor -> world
     gravity = np.einsum("ntji,j->nti", turn, np.array([0.0, 0.0, -1.0]))
     linear = 0.2 * np.sin(np.linspace(0, 4 * np.pi, T, endpoint=False))[None, :, None] * np.ones((3, 1, 3))
-    accel = gravity + linear
+    accel = gravity + np.einsum("ntji,ntj->nti", turn, linear)
     found = motionsense_attitude.gyro_integrated_gravity(accel, gyro, dt)
     assert np.degrees(np.arccos(np.clip((found * gravity).sum(-1), -1, 1))).max() < 1e-3
     mean = motionsense_attitude.window_mean_gravity(accel)
