@@ -53,7 +53,9 @@ def run_dir(args: argparse.Namespace, variant: str, n: int, seed: int) -> Path:
 
 
 def overrides(args: argparse.Namespace, variant: str, n: int, seed: int) -> list[str]:
-    return [*(o.format(n=n) for o in VARIANTS[variant]), *args.overrides, f"seed={seed}"]
+    """--set first, then what defines the variant, so that a --set w_biomech=1 (the kinematic
+    latent's weight) cannot turn the physics back on in the run without it."""
+    return [*args.overrides, *(o.format(n=n) for o in VARIANTS[variant]), f"seed={seed}"]
 
 
 def run_one(job: tuple[str, int, int, BILMConfig], args: argparse.Namespace) -> dict[str, Any]:

@@ -17,7 +17,7 @@ def test_each_variant_trains_on_what_it_says(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(key, value)
     data = make_dataset(tmp_path / "tiny.npz", per_subject=12)  # 6 training subjects
     out = tmp_path / "study"
-    argv = ["--data", str(data), "--out", str(out), "--labelled", "2", "--seeds", "1"]
+    argv = ["--data", str(data), "--out", str(out), "--labelled", "2", "--seeds", "1", "--set", "w_biomech=1"]
     assert few_labels.main([*argv, *(a for s in TINY_SETS for a in ("--set", s))]) == 0
 
     rows = json.loads((out / "few_labels.json").read_text())
@@ -26,7 +26,8 @@ def test_each_variant_trains_on_what_it_says(tmp_path, monkeypatch, capsys):
                                        / "config.json").read_text()) for r in rows}
     assert saved["all windows"]["data"]["train_windows"] == 72  # every window of the 6 subjects
     assert saved["labelled only"]["data"]["train_windows"] == 24  # the 2 labelled subjects' windows
-    assert saved["without physics"]["config"]["w_biomech"] == 0
+    assert saved["without physics"]["config"]["w_biomech"] == 0  # the variant's own, over --set
+    assert saved["all windows"]["config"]["w_biomech"] == 1
     assert "without their labels" in capsys.readouterr().out
     table = (out / "few_labels.md").read_text()
     assert table.splitlines()[0] == "| labelled subjects | all windows | labelled only | without physics |"
