@@ -116,6 +116,23 @@ def physics_loss(model: BILMClassifier, x: torch.Tensor) -> float:
     return float(bilm_loss(out, x, torch.zeros(len(x), dtype=torch.long), model.biomech_module, CFG).biomech)
 
 
+def test_a_gyroscope_bias_drifts_the_turn_by_its_integral():
+    """A bias too small to matter in the gyroscope's squared error turns the orientation
+    further at every sample: the turn-drift term is the mean squared angle it adds up to."""
+    module = BILMClassifier.from_config(CFG).biomech_module
+    T, bias = 64, torch.tensor([0.05, 0.0, 0.0])
+    measured = torch.tensor([0.3, -0.2, 1.0]).expand(1, T, 3)  # a steady turn, rad/s
+    x = torch.cat([measured, torch.zeros(1, T, 3)], dim=-1).transpose(1, 2)  # gyro_triple 0, accel 1
+    w = measured + bias
+    state = KinematicState(integrate(torch.eye(3).expand(1, 3, 3), w, DT), w, torch.zeros(1, T, 3))
+    terms = module.biomechanical_terms(state, x)
+    steps = torch.arange(1, T, dtype=torch.float32)
+    torch.testing.assert_close(terms.gyro_agreement, bias.square().sum() / 3)
+    torch.testing.assert_close(terms.turn_drift, (bias.square().sum() * DT**2 * steps.square()).mean())
+    exact = KinematicState(integrate(torch.eye(3).expand(1, 3, 3), measured, DT), measured, torch.zeros(1, T, 3))
+    assert float(module.biomechanical_terms(exact, x).turn_drift) < 1e-10
+
+
 @pytest.mark.parametrize("start", KINEMATIC_STARTS)
 def test_the_physics_loss_has_no_trivial_zero(start):
     torch.manual_seed(0)
