@@ -40,7 +40,7 @@ from bilm.config import apply_overrides, get_preset
 from bilm.data import HARData
 from bilm.data.datasets import RecordingSet, load, split_unit
 from bilm.inference import load_classifier
-from bilm.kinematics import angle_deg, fitted_start, gravity_direction, integrate
+from bilm.kinematics import angle_deg, fitted_start, gravity_direction, turns
 from bilm.training import fit
 
 TEST_SUBJECTS = (20, 21, 22, 23, 24)
@@ -109,8 +109,8 @@ def gyro_integrated_gravity(accel: np.ndarray, gyro: np.ndarray, dt: float) -> n
     turns integrated from it, and the starting tilt that explains the accelerometer best under a
     zero-mean linear acceleration (`bilm.kinematics.fitted_start`, as kinematic_start=
     "accelerometer" decodes it), as a unit down vector."""
-    identity = torch.eye(3, dtype=torch.float64).expand(len(gyro), 3, 3)
-    turn = integrate(identity, torch.as_tensor(gyro, dtype=torch.float64), dt)
+    identity = torch.eye(3, dtype=torch.float64).expand(len(gyro), 3, 3)  # any heading will do
+    turn = turns(torch.as_tensor(gyro, dtype=torch.float64), dt)
     start = fitted_start(identity, turn, torch.as_tensor(accel, dtype=torch.float64), gravity=-1.0)
     orientation = start.unsqueeze(1) @ turn
     return -orientation[..., 2, :].numpy()  # the world's down in the sensor's frame, -R(t)^T e_z

@@ -13,7 +13,7 @@ import torch
 
 from bilm.config import KINEMATIC_STARTS, KINEMATIC_STEPS, BILMConfig
 from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, fitted_start, integrate, measure, r2,
-                             so3_exp, so3_log)
+                             so3_exp, so3_log, turns)
 from bilm.losses import bilm_loss
 from bilm.model import BILMClassifier
 from bilm.plot import main as plot_main
@@ -72,7 +72,7 @@ def test_the_fitted_start_recovers_the_tilt_and_keeps_the_heading(gravity):
     linear = linear - linear.mean(dim=1, keepdim=True)
     _, accel = measure(KinematicState(integrate(true_start, w, DT), w, linear), DT, gravity)
     guess = so3_exp(torch.randn(4, 3, generator=g, dtype=torch.float64))
-    start = fitted_start(guess, integrate(torch.eye(3, dtype=torch.float64).expand(4, 3, 3), w, DT), accel, gravity)
+    start = fitted_start(guess, turns(w, DT), accel, gravity)
     torch.testing.assert_close(start @ start.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(4, 3, 3))
     torch.testing.assert_close(torch.linalg.det(start), torch.ones(4, dtype=torch.float64))
     up = true_start[:, 2]
@@ -124,12 +124,12 @@ def test_a_gyroscope_bias_drifts_the_turn_by_its_integral():
     measured = torch.tensor([0.3, -0.2, 1.0]).expand(1, T, 3)  # a steady turn, rad/s
     x = torch.cat([measured, torch.zeros(1, T, 3)], dim=-1).transpose(1, 2)  # gyro_triple 0, accel 1
     w = measured + bias
-    state = KinematicState(integrate(torch.eye(3).expand(1, 3, 3), w, DT), w, torch.zeros(1, T, 3))
+    state = KinematicState(turns(w, DT), w, torch.zeros(1, T, 3))
     terms = module.biomechanical_terms(state, x)
     steps = torch.arange(1, T, dtype=torch.float32)
     torch.testing.assert_close(terms.gyro_agreement, bias.square().sum() / 3)
     torch.testing.assert_close(terms.turn_drift, (bias.square().sum() * DT**2 * steps.square()).mean())
-    exact = KinematicState(integrate(torch.eye(3).expand(1, 3, 3), measured, DT), measured, torch.zeros(1, T, 3))
+    exact = KinematicState(turns(measured, DT), measured, torch.zeros(1, T, 3))
     assert float(module.biomechanical_terms(exact, x).turn_drift) < 1e-10
 
 

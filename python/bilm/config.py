@@ -77,7 +77,7 @@ class BILMConfig:
     w_velocity_violation: float = 0.1
     w_accel_violation: float = 0.1
     w_smoothness: float = 0.01
-    w_turn_consistency: float = 0.0  # kinematic latent only: the decoded turn's drift from the gyroscope's
+    w_turn_consistency: float = 0.0  # kinematic latent only: the decoded turn's drift from the gyroscope integrated
 
     # --- total loss weights ---
     w_ce: float = 1.0

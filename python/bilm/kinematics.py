@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bilm.config import KINEMATIC_STARTS
+
 AXES = 3
 
 
@@ -108,12 +110,18 @@ def cumulative_product(M: Tensor) -> Tensor:
     return out
 
 
+def turns(angular_velocity: Tensor, dt: float) -> Tensor:
+    """The turns R(0)^T R(t) (B, T, 3, 3) of the body-frame angular velocity w(t) (B, T, 3),
+    held over each sample: turn(0) = I, turn(t + dt) = turn(t) exp(w(t) dt)."""
+    steps = so3_exp(angular_velocity[:, :-1] * dt)  # (B, T-1, 3, 3)
+    identity = torch.eye(3, dtype=steps.dtype, device=steps.device).expand(steps.shape[0], 1, 3, 3)
+    return cumulative_product(torch.cat([identity, steps], dim=1))
+
+
 def integrate(start: Tensor, angular_velocity: Tensor, dt: float) -> Tensor:
     """The orientations R(t) (B, T, 3, 3) from R(0) (B, 3, 3) and the body-frame angular
     velocity w(t) (B, T, 3), held over each sample: R(t + dt) = R(t) exp(w(t) dt)."""
-    steps = so3_exp(angular_velocity[:, :-1] * dt)  # (B, T-1, 3, 3)
-    identity = torch.eye(3, dtype=steps.dtype, device=steps.device).expand(steps.shape[0], 1, 3, 3)
-    return start.unsqueeze(1) @ cumulative_product(torch.cat([identity, steps], dim=1))
+    return start.unsqueeze(1) @ turns(angular_velocity, dt)
 
 
 def measure(state: KinematicState, dt: float, gravity: float) -> tuple[Tensor, Tensor]:
@@ -162,7 +170,7 @@ class KinematicHead(nn.Module):
         motion = self.motion(h)[..., : self.seq_length].transpose(1, 2)  # (B, T, 6)
         angular_velocity, linear = motion[..., :AXES], motion[..., AXES:]
         linear = linear - linear.mean(dim=1, keepdim=True)  # a bounded velocity: zero mean over the window
-        turn = integrate(torch.eye(3, dtype=z.dtype, device=z.device).expand(len(z), 3, 3), angular_velocity, self.dt)
+        turn = turns(angular_velocity, self.dt)
         start = rotation_from_6d(self.start(z))
         if accel is not None:
             start = fitted_start(start, turn, accel, gravity)
@@ -201,8 +209,8 @@ class KinematicConstraintModule(nn.Module):
                  w_accel_violation: float, w_smoothness: float, w_turn_consistency: float = 0.0,
                  kinematic_start: str = "latent"):
         super().__init__()
-        if kinematic_start not in ("latent", "accelerometer"):
-            raise ValueError(f"kinematic_start must be 'latent' or 'accelerometer', got {kinematic_start!r}")
+        if kinematic_start not in KINEMATIC_STARTS:
+            raise ValueError(f"kinematic_start must be one of {', '.join(KINEMATIC_STARTS)}, got {kinematic_start!r}")
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
             if not (0 <= index and AXES * index + AXES <= input_channels):
                 raise ValueError(f"latent_sequence='kinematic' reads the {name}={index}, which is not a triple "
@@ -213,7 +221,7 @@ class KinematicConstraintModule(nn.Module):
         self.register_buffer("input_mean", torch.zeros(1, input_channels, 1))
         self.register_buffer("input_std", torch.ones(1, input_channels, 1))
         self.gravity = float(gravity)
-        self.fit_start = kinematic_start == "accelerometer"
+        self.fit_start = kinematic_start == "accelerometer"  # else R(0) is read off the latent
         self.velocity_limit = float(velocity_limit)
         self.acceleration_limit = float(acceleration_limit)
         self.term_weights = KinematicTerms(float(w_velocity_consistency), float(w_accel_consistency),
