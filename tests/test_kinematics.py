@@ -192,6 +192,12 @@ def test_a_fitted_start_is_for_the_kinematic_latent_only():
         dataclasses.replace(CFG, kinematic_start="gyro")
 
 
+def test_the_turn_drift_is_for_the_kinematic_latent_only():
+    with pytest.raises(ValueError, match="w_turn_consistency=10.0 needs latent_sequence='kinematic'"):
+        BILMConfig(latent_sequence="temporal", w_turn_consistency=10.0)
+    assert dataclasses.replace(CFG, w_turn_consistency=10.0).w_turn_consistency == 10.0
+
+
 def test_a_kinematic_run_reports_its_physics_and_plots_the_tilt(tmp_path, capsys):
     data = make_dataset(tmp_path / "data.npz", per_subject=10)
     run = train_tiny(data, tmp_path / "kinematic", "--set", "latent_sequence=kinematic",

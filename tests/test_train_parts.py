@@ -100,6 +100,13 @@ def test_configs_of_removed_fields_load_only_when_they_turned_them_off():
         BILMConfig.from_dict({"sam_rho": 0.05})
 
 
+@pytest.mark.parametrize("field", ["w_ce", "w_biomech", "w_turn_consistency", "w_smoothness"])
+@pytest.mark.parametrize("value", [-0.5, float("nan")])
+def test_a_loss_weight_must_be_a_number_at_least_zero(field, value):
+    with pytest.raises(ValueError, match=f"config field {field} is a loss weight and must be >= 0, got"):
+        BILMConfig(latent_sequence="kinematic", **{field: value})
+
+
 def test_rotation_needs_xyz_triples():
     with pytest.raises(ValueError, match="triples"):
         Augment(BILMConfig(augment_rotation_deg=10), torch.ones(1, 4, 1), seed=0)

@@ -139,12 +139,13 @@ class BILMConfig:
             raise ValueError("config field noise_steps must be >= 3 (acceleration needs 3 steps)")
         if self.kinematic_step not in KINEMATIC_STEPS:
             raise ValueError(f"config field kinematic_step must be one of {KINEMATIC_STEPS}, got {self.kinematic_step}")
-        if self.kinematic_step != KINEMATIC_STEPS[0] and self.latent_sequence != "kinematic":
-            raise ValueError(f"config field kinematic_step={self.kinematic_step} needs latent_sequence='kinematic' "
-                             f"(the other sequences have one step per {KINEMATIC_STEPS[0]} samples)")
         _check_choice("kinematic_start", self.kinematic_start, KINEMATIC_STARTS)
-        if self.kinematic_start != KINEMATIC_STARTS[0] and self.latent_sequence != "kinematic":
-            raise ValueError(f"config field kinematic_start={self.kinematic_start!r} needs latent_sequence='kinematic'")
+        if self.latent_sequence != "kinematic":
+            _check_kinematic_only(self)
+        for field in dataclasses.fields(self):
+            if field.name.startswith("w_") and not getattr(self, field.name) >= 0:  # also refuses NaN
+                raise ValueError(f"config field {field.name} is a loss weight and must be >= 0, "
+                                 f"got {getattr(self, field.name)}")
         if not self.lr > 0:
             raise ValueError(f"config field lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
@@ -201,6 +202,18 @@ class BILMConfig:
                 raise ValueError(f"config field {name} was removed from bilm (it did not help: see "
                                  f"docs/accuracy.md); this config sets it, so bilm cannot rebuild its run")
         return dataclasses.replace(cls(), **_coerce_all(values))
+
+
+def _check_kinematic_only(cfg: BILMConfig) -> None:
+    """Refuse the kinematic latent's own settings on another latent, where they would do nothing."""
+    if cfg.kinematic_step != KINEMATIC_STEPS[0]:
+        raise ValueError(f"config field kinematic_step={cfg.kinematic_step} needs latent_sequence='kinematic' "
+                         f"(the other sequences have one step per {KINEMATIC_STEPS[0]} samples)")
+    if cfg.kinematic_start != KINEMATIC_STARTS[0]:
+        raise ValueError(f"config field kinematic_start={cfg.kinematic_start!r} needs latent_sequence='kinematic'")
+    if cfg.w_turn_consistency:
+        raise ValueError(f"config field w_turn_consistency={cfg.w_turn_consistency} needs latent_sequence='kinematic' "
+                         "(the other latents decode no turn to compare with the gyroscope)")
 
 
 def _check_without_validation(cfg: BILMConfig) -> None:
