@@ -55,6 +55,14 @@ def test_triples_the_user_set_are_kept():
     assert (cfg.accel_triple, cfg.gyro_triple, cfg.gravity_frame, note) == (0, 2, True, None)
 
 
+def test_the_unit_sets_the_size_of_gravity_and_the_user_its_sign():
+    ios = dataclasses.replace(DEFAULT, gravity=-1.0)  # iOS reads -1 g upward at rest
+    assert configure(ios, motionsense.CHANNELS, 50.0)[0].gravity == -1.0
+    in_si = [f"acc_{axis} [m/s^2]" for axis in "xyz"] + [f"gyro_{axis} [rad/s]" for axis in "xyz"]
+    assert configure(ios, in_si, 50.0)[0].gravity == -9.80665
+    assert configure(DEFAULT, in_si, 50.0)[0].gravity == 9.80665
+
+
 def test_one_triple_set_and_the_other_found():
     cfg, _ = configure(dataclasses.replace(DEFAULT, accel_triple=0), uci_har.CHANNELS, None)
     assert (cfg.accel_triple, cfg.gyro_triple) == (0, 1)

@@ -7,14 +7,16 @@ datasets and `python -m bilm.data windows` carry ("total_acc_x [g]", "T_xgyro [r
 three consecutive channels whose names differ only in an x, y, z; an accelerometer by its
 unit (g, m/s^2) or name (acc..., or ax/ay/az), the one with gravity by not being named body,
 user or linear acceleration; a gyroscope by its unit (rad/s, deg/s) or name (gyro...,
-rotationRate, or gx/gy/gz, wx/wy/wz). The accelerometer's unit sets
-`gravity` (1 for g, 9.80665 for m/s^2). Data that does not name its channels, or has no such
+rotationRate, or gx/gy/gz, wx/wy/wz). The accelerometer's unit sets the size of
+`gravity` (1 for g, 9.80665 for m/s^2) and the config keeps its sign (iOS reads -1 g upward
+at rest: `gravity=-1`). Data that does not name its channels, or has no such
 pair, trains with the gravity frame off, saying so in one line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,7 +103,7 @@ def configure(cfg: BILMConfig, channels: Sequence[str] | None,
     values = {}
     if accel is not None:
         values["accel_triple"] = accel.index
-        values["gravity"] = ACCEL_UNITS.get(accel.unit, cfg.gravity)
+        values["gravity"] = math.copysign(ACCEL_UNITS.get(accel.unit, abs(cfg.gravity)), cfg.gravity)
     if gyro is not None:
         values["gyro_triple"] = gyro.index
     if gyro is not None and cfg.latent_sequence == "kinematic" and gyro.unit not in ("rad/s", ""):
