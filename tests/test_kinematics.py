@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bilm.config import KINEMATIC_STARTS, KINEMATIC_STEPS, BILMConfig
+from bilm.config import KINEMATIC_STARTS, KINEMATIC_STEPS, BILMConfig, get_preset
 from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, fitted_start, integrate, measure, r2,
                              so3_exp, so3_log, turns)
 from bilm.losses import bilm_loss
@@ -198,10 +198,17 @@ def test_the_turn_drift_is_for_the_kinematic_latent_only():
     assert dataclasses.replace(CFG, w_turn_consistency=10.0).w_turn_consistency == 10.0
 
 
+def test_the_kinematic_preset_is_the_default_with_the_physics_on():
+    default, kinematic = get_preset("default"), get_preset("kinematic")
+    changed = {f.name for f in dataclasses.fields(BILMConfig) if getattr(default, f.name) != getattr(kinematic, f.name)}
+    assert changed == {"latent_sequence", "kinematic_step", "kinematic_start", "w_biomech",
+                       "w_accel_consistency", "w_velocity_consistency"}
+    assert kinematic.latent_sequence == "kinematic" and kinematic.kinematic_start == "accelerometer"
+
+
 def test_a_kinematic_run_reports_its_physics_and_plots_the_tilt(tmp_path, capsys):
     data = make_dataset(tmp_path / "data.npz", per_subject=10)
-    run = train_tiny(data, tmp_path / "kinematic", "--set", "latent_sequence=kinematic",
-                     "--set", "through_latent=true", epochs=1)
+    run = train_tiny(data, tmp_path / "kinematic", "--preset", "kinematic", epochs=1)
     physics = json.loads((run / "report.json").read_text())["physics"]
     assert sorted(physics) == ["accel_r2", "gravity_angle_deg_median", "gyro_r2"]
     assert all(math.isfinite(v) for v in physics.values())

@@ -328,6 +328,12 @@ PRESETS: dict[str, BILMConfig] = {
         recalibrate_bn=True, gravity_frame=True,
     ),
 }
+# The default with the kinematic latent: the sensor's motion decoded every 2 samples from a tilt
+# fitted to the accelerometer, its agreement with both sensors weighted as docs/physics.md chose.
+PRESETS["kinematic"] = dataclasses.replace(
+    PRESETS["default"], latent_sequence="kinematic", kinematic_step=2, kinematic_start="accelerometer",
+    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0,
+)
 
 
 def get_preset(name: str) -> BILMConfig:
