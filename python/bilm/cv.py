@@ -1,6 +1,7 @@
 """Cross-validation by subject, as HAR results are reported: `python -m bilm.cv`.
 
     python -m bilm.cv --dataset motionsense                  # 10 folds of subjects, the default preset
+    python -m bilm.cv --dataset motionsense --preset kinematic --jobs 2  # the preset its validation chose
     python -m bilm.cv --dataset wisdm --root ~/data/WISDM_ar_v1.1 --jobs 2 --out runs/cv-wisdm
     python -m bilm.cv --data "UCI HAR Dataset" --folds 5 --set epochs=5
     python -m bilm.cv --data my.npz --preset seed --seed 1 --device cuda

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     config = parser.add_argument_group("configuration (docs/options.md describes every field)")
     config.add_argument("--preset", choices=tuple(PRESETS),
                         help="default = the best model (the default); seed = the notebook's network and loss; "
-                             "notebook = that and the notebook's protocol")
+                             "notebook = that and the notebook's protocol; kinematic = default with the "
+                             "kinematic latent (docs/physics.md)")
     config.add_argument("--config", metavar="FILE", help="a TOML file of field = value, or a run's config.json")
     config.add_argument("--set", dest="overrides", action="append", metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set latent_dim=32 (repeatable)")
