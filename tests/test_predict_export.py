@@ -142,3 +142,11 @@ def test_an_ensemble_run_predicts_and_exports_the_mean_of_its_networks(trained, 
     assert len(each) == 3 and not np.allclose(each[0], each[1], atol=1e-3)
     np.testing.assert_allclose(p, np.mean(each, axis=0), atol=1e-6)
     assert_exports_compute(p, run, windows, tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_a_run_with_rocket_features_predicts_and_exports_them(trained, tmp_path, capsys):
+    run, classifier, p = train_and_predict(trained, tmp_path, capsys, "rocket_features=168")
+    bank = classifier.module.model.members[0].rocket
+    assert bank.num_features == 168 and bool(bank.fitted) and bank.bias.std() > 0  # fitted, then saved
+    assert_exports_compute(p, run, trained[3], tmp_path)

@@ -60,6 +60,7 @@ class BILMConfig:
     window_stats: str = "none"  # statistics beside the latent at the classifier: see WINDOW_STATS
     pooled_features: bool = False  # the time-averaged encoder features beside the latent
     through_latent: bool = False  # the statistics and pooled features feed the latent, not the classifier
+    rocket_features: int = 0  # MiniRocket's random-kernel features in the window's summary (0: none)
     latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook), "temporal", "kinematic"
     kinematic_step: int = 8  # samples per step of the kinematic latent's sequence: 8, 4 or 2
     kinematic_start: str = "latent"  # the starting tilt: "latent" (a map of it) or "accelerometer" (fitted)
@@ -131,6 +132,9 @@ class BILMConfig:
                      "latent_dim", "num_joints", "base_channels", "kernel_size", "ensemble", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config field {name} must be >= 1, got {getattr(self, name)}")
+        if self.rocket_features != 0 and self.rocket_features < 84:
+            raise ValueError("config field rocket_features must be 0 (none) or at least 84 (one per kernel), "
+                             f"got {self.rocket_features}")
         if self.kernel_size % 2 == 0:
             raise ValueError(f"config field kernel_size must be odd, got {self.kernel_size}")
         if self.num_classes < 2:

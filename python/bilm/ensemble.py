@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from bilm.config import BILMConfig
 from bilm.model import BILMClassifier, BILMOutput
 
+ROCKET_BATCH = 512  # windows per pass of the MiniRocket bank: its outputs are 84 x 15 x L per window
+
 class BILMEnsemble(nn.Module):
     """K BILM networks trained side by side; the prediction is the mean of their probabilities.
 
@@ -34,13 +36,22 @@ class BILMEnsemble(nn.Module):
         """cfg.ensemble networks of `BILMClassifier.from_config(cfg)`, initialised one after another."""
         return cls([BILMClassifier.from_config(cfg) for _ in range(cfg.ensemble)])
 
-    def forward_all(self, x: Tensor) -> list[BILMOutput]:
+    def forward_all(self, x: Tensor, rocket: Tensor | None = None) -> list[BILMOutput]:
         """Each member's `BILMClassifier.forward_all` of x, in member order."""
-        return [member.forward_all(x) for member in self.members]
+        return [member.forward_all(x, rocket) for member in self.members]
 
-    def forward(self, x: Tensor) -> Tensor:
+    def rocket_features(self, X: Tensor) -> Tensor | None:
+        """The MiniRocket features of the (standardised) windows X, in batches, or None for a
+        model without them. Every member draws the same bank from the same seed."""
+        bank = self.members[0].rocket
+        if bank is None:
+            return None
+        return torch.cat([bank(X[i:i + ROCKET_BATCH]) for i in range(0, len(X), ROCKET_BATCH)]
+                         or [X.new_zeros((0, bank.num_features))])
+
+    def forward(self, x: Tensor, rocket: Tensor | None = None) -> Tensor:
         """Class probabilities (B, num_classes): the mean of the members' softmax."""
-        return mean_log_probabilities([out.logits for out in self.forward_all(x)]).exp()
+        return mean_log_probabilities([out.logits for out in self.forward_all(x, rocket)]).exp()
 
     def clip_grad_norm_(self, max_norm: float) -> None:
         """Clip each member's gradient norm on its own, as it would be clipped alone."""

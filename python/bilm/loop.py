@@ -33,10 +33,10 @@ class Objective(nn.Module):
         self.model = model
         self.cfg = cfg
 
-    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, y: Tensor, rocket: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(total loss, logits) of a standardised batch: the sum of the members' losses and the
-        log of their mean probabilities."""
-        outs = self.model.forward_all(x)
+        log of their mean probabilities. `rocket`: the batch's MiniRocket features, if known."""
+        outs = self.model.forward_all(x, rocket)
         losses = [bilm_loss(out, x, y, member.biomech_module, self.cfg).total
                   for out, member in zip(outs, self.model.members)]
         return torch.stack(losses).sum(), mean_log_probabilities([out.logits for out in outs])
@@ -67,12 +67,13 @@ def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManag
 
 
 def train_step(objective: nn.Module, model: BILMEnsemble, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
-               cfg: BILMConfig, amp: contextlib.AbstractContextManager) -> tuple[Tensor, Tensor]:
+               cfg: BILMConfig, amp: contextlib.AbstractContextManager,
+               rocket: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One optimisation step of `objective` (the Objective of `model`, maybe wrapped by DDP or
     torch.compile); returns the (detached) loss and logits without syncing."""
     optimizer.zero_grad(set_to_none=True)
     with amp:
-        loss, logits = objective(x, y)
+        loss, logits = objective(x, y, rocket)
     loss.backward()
     if cfg.grad_clip > 0:
         model.clip_grad_norm_(cfg.grad_clip)
@@ -138,8 +139,10 @@ class Evaluation:
 
 
 @torch.inference_mode()
-def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.AbstractContextManager) -> Evaluation:
-    """The objective's mean loss and the logits of every (standardised) window, in eval mode."""
+def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.AbstractContextManager,
+             rocket: Tensor | None = None) -> Evaluation:
+    """The objective's mean loss and the logits of every (standardised) window, in eval mode
+    (`rocket`: the windows' MiniRocket features, if known)."""
     was_training = objective.training
     objective.eval()
     total = torch.zeros((), device=X.device)
@@ -147,7 +150,7 @@ def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.Abstrac
     for i in range(0, len(X), EVAL_BATCH):
         xb, yb = X[i:i + EVAL_BATCH], y[i:i + EVAL_BATCH]
         with amp:
-            loss, batch_logits = objective(xb, yb)
+            loss, batch_logits = objective(xb, yb, None if rocket is None else rocket[i:i + EVAL_BATCH])
         total += loss.float() * len(yb)
         logits.append(batch_logits.float())
     objective.train(was_training)
@@ -155,7 +158,8 @@ def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.Abstrac
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(model: nn.Module, X: Tensor, amp: contextlib.AbstractContextManager) -> None:
+def recalibrate_batch_norm(model: nn.Module, X: Tensor, amp: contextlib.AbstractContextManager,
+                           rocket: Tensor | None = None) -> None:
     """Replace every batch norm's running statistics by those of the (standardised) windows X.
 
     In training the running mean and variance follow the augmented batches, and the layers
@@ -175,8 +179,9 @@ def recalibrate_batch_norm(model: nn.Module, X: Tensor, amp: contextlib.Abstract
         norm.momentum = None  # a cumulative average over the batches of this pass
         norm.train()
     for i in range(0, len(X), EVAL_BATCH):
+        known = () if rocket is None else (rocket[i:i + EVAL_BATCH],)  # X's MiniRocket features
         with amp:
-            model(X[i:i + EVAL_BATCH])
+            model(X[i:i + EVAL_BATCH], *known)
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     model.train(was_training)

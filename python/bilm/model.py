@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from bilm.config import CLASSIFIER_INPUTS, KINEMATIC_STEPS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
 from bilm.kinematics import KinematicConstraintModule, KinematicState
 from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, WindowQuantiles, rich_window_stats
+from bilm.rocket import RocketFeatures
 
 # Three max-pools halve the time axis three times: one step of the encoder's last feature map
 # stands for 2**3 = 8 input samples (0.16 s at UCI HAR's 50 Hz).
@@ -381,6 +382,11 @@ class BILMClassifier(nn.Module):
       (4 * base_channels inputs): how strongly each learned pattern occurs anywhere in the
       window, which the latent (a linear map of the flattened, position-bound map) does not
       single out. Like window_stats, it bypasses the VAE bottleneck into the classifier only.
+    * rocket_features: also append that many of MiniRocket's random-kernel features
+      (`bilm.rocket`, fitted on training windows before training), through their own batch
+      norm and scaled by 1/sqrt(N): the proportion of each of ~10,000 fixed dilated patterns'
+      outputs above a bias, shape statistics at up to 32 time scales (to 2.5 s for 128 samples)
+      that the encoder's 1 s receptive field does not reach.
     * through_latent: the window statistics and pooled features feed the latent's head
       (beside the flattened feature map) instead of the classifier, which then reads the
       latent alone: everything it uses passes through the latent.
@@ -394,7 +400,8 @@ class BILMClassifier(nn.Module):
                  base_channels: int = 32, kernel_size: int = 5, classifier_input: str = "z",
                  latent_sequence: str = "noise", noise_steps: int = 10, noise_scale: float = 0.1,
                  kinematic_step: int = STEP, window_stats: str = "none", pooled_features: bool = False,
-                 through_latent: bool = False, reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
+                 through_latent: bool = False, rocket_features: int = 0, rocket_seed: int = 0,
+                 reconstruct: bool = True, biomech: Mapping[str, Any] | None = None):
         super().__init__()
         if window_stats not in WINDOW_STATS:
             raise ValueError(f"window_stats must be one of {WINDOW_STATS}, got {window_stats!r}")
@@ -418,7 +425,9 @@ class BILMClassifier(nn.Module):
                      "spectral": len(RICH_QUANTILES) + 5 + LogBandPower.bands}[window_stats]
         num_stats *= input_channels
         num_pooled = 4 * base_channels if pooled_features else 0
-        num_summary = num_stats + num_pooled
+        self.rocket = RocketFeatures(input_channels, seq_length, rocket_features, rocket_seed) if rocket_features else None
+        num_rocket = self.rocket.num_features if self.rocket is not None else 0
+        num_summary = num_stats + num_pooled + num_rocket
 
         # Built in the notebook's order, so that the same seed initialises the same weights.
         self.encoder = Encoder(input_channels, hidden_dim, latent_dim, seq_length,
@@ -436,6 +445,7 @@ class BILMClassifier(nn.Module):
         self.stats_norm = StatsNorm(num_stats) if rich else None
         self.quantiles = WindowQuantiles(seq_length) if rich else None
         self.band_power = LogBandPower(seq_length) if window_stats == "spectral" else None
+        self.rocket_norm = StatsNorm(num_rocket) if num_rocket else None
         self.classifier = nn.Sequential(
             nn.Linear(latent_dim + (0 if through_latent else num_summary), hidden_dim),
             nn.ReLU(),
@@ -470,7 +480,7 @@ class BILMClassifier(nn.Module):
             latent_sequence=cfg.latent_sequence, noise_steps=cfg.noise_steps,
             noise_scale=cfg.noise_scale, kinematic_step=cfg.kinematic_step, window_stats=cfg.window_stats,
             pooled_features=cfg.pooled_features, through_latent=cfg.through_latent,
-            reconstruct=cfg.w_recon != 0 or cfg.w_kl != 0,
+            rocket_features=cfg.rocket_features, rocket_seed=cfg.seed, reconstruct=cfg.w_recon != 0 or cfg.w_kl != 0,
             biomech=(kinematic_kwargs(cfg) if cfg.latent_sequence == "kinematic"
                      else BiomechanicalConstraintModule.config_kwargs(cfg)),
         )
@@ -480,8 +490,11 @@ class BILMClassifier(nn.Module):
         eps = torch.randn_like(std)
         return mu + eps * std
 
-    def forward_all(self, x: Tensor) -> BILMOutput:
+    def forward_all(self, x: Tensor, rocket: Tensor | None = None) -> BILMOutput:
         """One pass over x (B, C, L): logits, reconstruction, posterior, latent and z_sequence.
+
+        `rocket`: x's MiniRocket features if they are already known (the trainer computes those
+        of its clean windows once, and passes them with the augmented copies); else from x.
 
         In training mode z is sampled (reparameterisation); in eval mode z = mu, so logits,
         reconstruction and z_sequence are deterministic. The random draws come in the
@@ -490,12 +503,12 @@ class BILMClassifier(nn.Module):
         maps = self.encoder.feature_maps(x)
         features = maps[-1]
         # The window's summary, if any, joins the latent's head or the classifier's input.
-        through = self._window_summary(x, features) if self.through_latent else None
+        through = self._window_summary(x, features, rocket) if self.through_latent else None
         mu, logvar = self.encoder.head(features, through)
         z = self.reparameterize(mu, logvar) if self.training else mu
         x_recon = self.decoder(z) if self.decoder is not None else None
         latent = mu if self.classifier_input == "mu" else z
-        around = None if self.through_latent else self._window_summary(x, features)
+        around = None if self.through_latent else self._window_summary(x, features, rocket)
         logits = self.classifier(latent if around is None else torch.cat([latent, around], dim=1))
         z_sequence = self._latent_sequence(z, maps[self.sequence_map])
         kinematics = (self.biomech_module.decode(z_sequence, z, x)
@@ -506,7 +519,7 @@ class BILMClassifier(nn.Module):
         """(logits, x_recon, mu, logvar, z), as the notebook; see `forward_all`."""
         return self.forward_all(x)[:5]
 
-    def _window_summary(self, x: Tensor, features: Tensor) -> Tensor | None:
+    def _window_summary(self, x: Tensor, features: Tensor, rocket: Tensor | None) -> Tensor | None:
         """(opt-in) x's per-channel statistics and the time-averaged features, or None."""
         parts = []
         if self.stats_norm is not None:  # "rich" or "spectral"
@@ -520,6 +533,11 @@ class BILMClassifier(nn.Module):
                 parts.append(x.std(dim=-1))
         if self.pooled_features:
             parts.append(features.mean(dim=-1))
+        if self.rocket is not None:
+            # Scaled so the block moves the latent as much as one feature: with ~10,000 correlated
+            # inputs, each of Adam's steps would otherwise move the latent by thousands of units.
+            rocket = self.rocket(x) if rocket is None else rocket
+            parts.append(self.rocket_norm(rocket) * self.rocket.num_features ** -0.5)
         return torch.cat(parts, dim=1) if parts else None
 
     def _latent_sequence(self, z: Tensor, features: Tensor) -> Tensor:

@@ -211,6 +211,7 @@ class Trainer:
         for member in self.model.members:  # a kinematic latent reads the sensors in raw units
             if isinstance(member.biomech_module, KinematicConstraintModule):
                 member.biomech_module.set_input_scale(self.standardize.mean, self.standardize.std)
+        self._fit_rocket()
         self.step_module = distributed.wrap(Objective(self.model, cfg), world, device)
         if options["compile"]:
             self.step_module = torch.compile(self.step_module)
@@ -245,6 +246,21 @@ class Trainer:
         if self.world.is_main:
             print(f"data: {data.source}: {self.split.describe()}; {len(data.y_test)} test windows held back",
                   flush=True)
+
+    @torch.no_grad()
+    def _fit_rocket(self) -> None:
+        """Fit the MiniRocket bank, if the model has one, on the clean training windows, and
+        compute the features of every fixed window once, as MiniRocket does: an augmented
+        training window is classified with its clean window's features, so the bank costs one
+        pass over the data instead of one per epoch."""
+        self.rocket_train = self.rocket_val = None
+        if self.model.members[0].rocket is None:
+            return
+        clean = self.X_clean if self.X_clean is not None else self.standardize(self.frame(self.X_train))
+        for member in self.model.members:
+            member.rocket.fit(clean)
+        self.rocket_train = self.model.rocket_features(clean)
+        self.rocket_val = self.model.rocket_features(self.X_val)
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from last.pt: weights, optimiser, schedule, RNGs and the place in the data."""
@@ -303,7 +319,8 @@ class Trainer:
             idx = distributed.shard(order[step * cfg.batch_size:(step + 1) * cfg.batch_size], world)
             x, y = self.X_train[idx], self.y_train[idx]
             x = self.standardize(self.frame(self.augment(x) if self.augment.enabled else x))
-            loss, logits = train_step(self.step_module, self.model, self.optimizer, x, y, cfg, self.amp)
+            rocket = None if self.rocket_train is None else self.rocket_train[idx]
+            loss, logits = train_step(self.step_module, self.model, self.optimizer, x, y, cfg, self.amp, rocket)
             self.totals.add(step, loss, logits, y)
             if every and (step + 1) % every == 0 and step + 1 < steps:
                 sums = self.totals.reduced(world)
@@ -313,7 +330,7 @@ class Trainer:
                 start = time.perf_counter()
         bar.close()
         if self.X_clean is not None and self.evaluates(epoch):  # part of making the epoch's model
-            recalibrate_batch_norm(self.model, self.X_clean, self.amp)
+            recalibrate_batch_norm(self.model, self.X_clean, self.amp, self.rocket_train)
         sums = self.totals.reduced(world)
         self.check_finite(sums, epoch)  # reading the sums waits for the device: the time below is the real one
         self.totals.seconds += time.perf_counter() - start
@@ -352,7 +369,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """An epoch's validation metrics, as metrics.jsonl keeps them."""
         start = time.perf_counter()
-        val = evaluate(Objective(self.model, self.cfg), self.X_val, self.y_val, self.amp)
+        val = evaluate(Objective(self.model, self.cfg), self.X_val, self.y_val, self.amp, self.rocket_val)
         predicted = val.logits.argmax(dim=1).numpy()
         truth = self.data.y_train[self.split.val]
         return {"val_loss": val.loss, "val_accuracy": float(np.mean(predicted == truth)),

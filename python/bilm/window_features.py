@@ -52,11 +52,12 @@ class WindowQuantiles(nn.Module):
         self.register_buffer("weight", torch.from_numpy(ranks - below).float(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        ordered = _sorted_over_time(x)
+        ordered = sorted_over_time(x)
         return torch.lerp(ordered[..., self.below], ordered[..., self.above], self.weight.to(x.dtype))
 
 
-def _sorted_over_time(x: Tensor) -> Tensor:
+def sorted_over_time(x: Tensor) -> Tensor:
+    """x sorted along its last axis: by numpy where it can be (see WindowQuantiles)."""
     plain = (type(x) is torch.Tensor and x.device.type == "cpu" and not x.requires_grad
              and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
     if plain:
