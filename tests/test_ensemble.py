@@ -16,9 +16,9 @@ from bilm.ensemble import BILMEnsemble, mean_log_probabilities
 from bilm.model import BILMClassifier
 from bilm.preprocess import Standardize
 
-# The networks alone: without the gravity frame, which the trainer computes in front of them.
+# The networks alone: without the gravity frame or the MiniRocket bank, which the trainer fits.
 CFG = dataclasses.replace(get_preset("default"), input_channels=6, seq_length=32, base_channels=8,
-                          hidden_dim=16, latent_dim=8, num_joints=4, gravity_frame=False)
+                          hidden_dim=16, latent_dim=8, num_joints=4, gravity_frame=False, rocket_features=0)
 
 
 def batch(size=5, seed=1):

@@ -329,14 +329,14 @@ PRESETS: dict[str, BILMConfig] = {
         optimizer="adamw", weight_decay=0.05, batch_size=128, lr=2e-3,
         scheduler="cosine", warmup_epochs=2, epochs=10, label_smoothing=0.1, augment_jitter=0.05,
         augment_shift=8, augment_rotation_deg=30, augment_scale=0.1, select_epoch="last", val_subjects=0,
-        recalibrate_bn=True, gravity_frame=True,
+        recalibrate_bn=True, gravity_frame=True, rocket_features=10_000,
     ),
 }
 # The default with the kinematic latent: the sensor's motion decoded every 2 samples from a tilt
 # fitted to the accelerometer, its agreement with both sensors weighted as docs/physics.md chose.
 PRESETS["kinematic"] = dataclasses.replace(
     PRESETS["default"], latent_sequence="kinematic", kinematic_step=2, kinematic_start="accelerometer",
-    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0,
+    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0, rocket_features=0,
 )
 
 
