@@ -79,6 +79,7 @@ def test_the_exported_count_is_the_sorted_count():
     combined = torch.randn(6, NUM_KERNELS, 50)
     valid = (torch.rand(NUM_KERNELS, 50) > 0.3).float()
     bias = torch.randn(1, NUM_KERNELS, 7)
+    bias[0, :, 0], bias[0, :, 1], bias[0, :, 2] = -10, 10, combined[0, :, 3]  # below all, above all, a tie
     torch.testing.assert_close(_count_above(combined, valid, bias).float(), _count_above_exported(combined, valid, bias))
 
 
