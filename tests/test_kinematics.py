@@ -202,7 +202,7 @@ def test_the_kinematic_preset_is_the_default_with_the_physics_on():
     default, kinematic = get_preset("default"), get_preset("kinematic")
     changed = {f.name for f in dataclasses.fields(BILMConfig) if getattr(default, f.name) != getattr(kinematic, f.name)}
     assert changed == {"latent_sequence", "kinematic_step", "kinematic_start", "w_biomech",
-                       "w_accel_consistency", "w_velocity_consistency", "rocket_features"}
+                       "w_accel_consistency", "w_velocity_consistency"}
     assert kinematic.latent_sequence == "kinematic" and kinematic.kinematic_start == "accelerometer"
 
 

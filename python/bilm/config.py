@@ -336,7 +336,7 @@ PRESETS: dict[str, BILMConfig] = {
 # fitted to the accelerometer, its agreement with both sensors weighted as docs/physics.md chose.
 PRESETS["kinematic"] = dataclasses.replace(
     PRESETS["default"], latent_sequence="kinematic", kinematic_step=2, kinematic_start="accelerometer",
-    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0, rocket_features=0,
+    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0,
 )
 
 
