@@ -16,8 +16,8 @@ def reference_features(bank: RocketFeatures, x: np.ndarray) -> np.ndarray:
     bias = bank.bias.numpy()
     f = 0
     for j, (d, n) in enumerate(zip(bank.dilations, bank.per_dilation)):
-        mask = getattr(bank, f"mask{j}").numpy()
-        valid = getattr(bank, f"valid{j}").numpy().astype(bool)
+        mask = bank.masks[j].numpy()
+        valid = bank.valid[j].numpy().astype(bool)
         for k in range(NUM_KERNELS):
             weights = -np.ones(9)
             weights[KERNEL_INDICES[k]] = 2

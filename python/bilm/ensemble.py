@@ -15,6 +15,7 @@ from bilm.model import BILMClassifier, BILMOutput
 
 ROCKET_BATCH = 512  # windows per pass of the MiniRocket bank: its outputs are 84 x 15 x L per window
 
+
 class BILMEnsemble(nn.Module):
     """K BILM networks trained side by side; the prediction is the mean of their probabilities.
 

@@ -44,8 +44,8 @@ from torch import Tensor, nn
 
 from bilm.config import CLASSIFIER_INPUTS, KINEMATIC_STEPS, LATENT_SEQUENCE_MODES, WINDOW_STATS, BILMConfig
 from bilm.kinematics import KinematicConstraintModule, KinematicState
-from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, WindowQuantiles, rich_window_stats
 from bilm.rocket import RocketFeatures
+from bilm.window_features import RICH_QUANTILES, LogBandPower, StatsNorm, WindowQuantiles, rich_window_stats
 
 # Three max-pools halve the time axis three times: one step of the encoder's last feature map
 # stands for 2**3 = 8 input samples (0.16 s at UCI HAR's 50 Hz).
@@ -385,7 +385,7 @@ class BILMClassifier(nn.Module):
     * rocket_features: also append that many of MiniRocket's random-kernel features
       (`bilm.rocket`, fitted on training windows before training), through their own batch
       norm and scaled by 1/sqrt(N): the proportion of each of ~10,000 fixed dilated patterns'
-      outputs above a bias, shape statistics at up to 32 time scales (to 2.5 s for 128 samples)
+      outputs above a bias, shape statistics at up to 32 time scales (to 2.4 s for 128 samples)
       that the encoder's 1 s receptive field does not reach.
     * through_latent: the window statistics and pooled features feed the latent's head
       (beside the flattened feature map) instead of the classifier, which then reads the

@@ -64,29 +64,25 @@ class RocketFeatures(nn.Module):
         self.dilations = [int(d) for d in values]
         self.per_dilation = [int(n) for n in counts]
         self.num_features = NUM_KERNELS * sum(self.per_dilation)
-        self.seed = seed
         weights = -np.ones((NUM_KERNELS, 1, KERNEL_LENGTH), np.float32)
         weights[np.arange(NUM_KERNELS)[:, None], 0, KERNEL_INDICES] = 2
         # Constants of the method, rebuilt from (channels, seq_length, num_features, seed).
         self.register_buffer("weight", torch.from_numpy(weights), persistent=False)
-        masks, valid = [], []
+        # Per dilation j: masks[j, k] marks the channels kernel k sums, valid[j, k] the positions it counts.
+        masks = np.zeros((len(self.dilations), NUM_KERNELS, channels), np.float32)
+        valid = np.ones((len(self.dilations), NUM_KERNELS, seq_length), np.float32)
         for j, d in enumerate(self.dilations):
             sizes = (2 ** rng.uniform(0, np.log2(min(channels, 9) + 1), NUM_KERNELS)).astype(int)
-            mask = np.zeros((NUM_KERNELS, channels), np.float32)
             for k, size in enumerate(sizes):
-                mask[k, rng.choice(channels, size, replace=False)] = 1
-            masks.append(torch.from_numpy(mask))
+                masks[j, k, rng.choice(channels, size, replace=False)] = 1
             # Every other combination counts only positions whose receptive field is inside the window.
             pad = 4 * d
             unpadded = (j + np.arange(NUM_KERNELS)) % 2 == 1
-            positions = np.ones((NUM_KERNELS, seq_length), np.float32)
             if pad < seq_length // 2:
-                positions[unpadded, :pad] = 0
-                positions[unpadded, seq_length - pad:] = 0
-            valid.append(torch.from_numpy(positions))
-        for j, (mask, positions) in enumerate(zip(masks, valid)):
-            self.register_buffer(f"mask{j}", mask, persistent=False)
-            self.register_buffer(f"valid{j}", positions, persistent=False)
+                valid[j, unpadded, :pad] = 0
+                valid[j, unpadded, seq_length - pad:] = 0
+        self.register_buffer("masks", torch.from_numpy(masks), persistent=False)
+        self.register_buffer("valid", torch.from_numpy(valid), persistent=False)
         self.register_buffer("bias", torch.zeros(self.num_features))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self._bias_rng = rng
@@ -96,7 +92,7 @@ class RocketFeatures(nn.Module):
         convolution whose weights are the kernel on the combination's channels, zero elsewhere
         (as fast here as summing the channels first and convolving each sum on its own)."""
         d = self.dilations[j]
-        weight = getattr(self, f"mask{j}")[:, :, None] * self.weight  # (84, C, 9)
+        weight = self.masks[j][:, :, None] * self.weight  # (84, C, 9)
         return F.conv1d(x, weight.to(x.dtype), padding=4 * d, dilation=d)
 
     @torch.no_grad()
@@ -109,7 +105,7 @@ class RocketFeatures(nn.Module):
             windows = torch.from_numpy(self._bias_rng.integers(len(x), size=NUM_KERNELS)).to(x.device)
             combined = self._combined(x[windows].float(), j)  # (84, 84, L): window k's row k is used
             rows = combined[torch.arange(NUM_KERNELS), torch.arange(NUM_KERNELS)]
-            valid = getattr(self, f"valid{j}").bool()
+            valid = self.valid[j].bool()
             for k in range(NUM_KERNELS):
                 q = torch.as_tensor(quantiles[start:start + n], dtype=torch.float32, device=x.device)
                 biases.append(torch.quantile(rows[k][valid[k]], q))
@@ -121,11 +117,13 @@ class RocketFeatures(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         exporting = torch.jit.is_tracing() or torch.compiler.is_compiling()  # an export holds fitted biases
         if not exporting and not bool(self.fitted):
-            raise RuntimeError("RocketFeatures.fit(training windows) must run before the features are used")
+            raise RuntimeError("this model's MiniRocket biases were never fitted: train it with bilm.fit (or "
+                               "python -m bilm.train), load a trained run with bilm.load_classifier, or call "
+                               "model.rocket.fit(X) on standardised training windows first")
         parts, start = [], 0
         for j, n in enumerate(self.per_dilation):
             combined = self._combined(x, j)  # (B, 84, L)
-            valid = getattr(self, f"valid{j}")  # (84, L)
+            valid = self.valid[j]  # (84, L)
             bias = self.bias[start:start + NUM_KERNELS * n].view(1, NUM_KERNELS, n).to(x.dtype)
             above = (_count_above_exported if exporting else _count_above)(combined, valid, bias)
             parts.append((above / valid.sum(-1)[None, :, None]).flatten(1).to(x.dtype))
