@@ -228,7 +228,9 @@ def study(args: argparse.Namespace) -> int:
     folds = assign_folds(subjects, k, seed)
     check_folds(folds, len(subjects))  # what bilm.cv refuses, this refuses too
     loso = len(subjects) < k
-    plan = make_plan(data, folds, loso, k, seed)
+    # MiniRocket trains on every training subject either way; the plan says which bilm.cv it follows.
+    refit = cv_plan is not None and cv_plan["protocol"]["val_fraction"] == 0
+    plan = make_plan(data, folds, loso, k, seed, refit)
     if cv_plan is not None:
         check_cv_plan(cv, cv_plan, plan, k, seed)
         folds = [tuple(int(s) for s in fold) for fold in cv_plan["test_subjects"]]  # equal to ours: checked

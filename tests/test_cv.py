@@ -153,6 +153,21 @@ def test_leave_one_subject_out_in_two_worker_processes(tmp_path, capsys):
     assert all(read(Path(fold["run"]) / "config.json")["config"]["val_subjects"] == 1 for fold in summary["folds"])
 
 
+def test_refit_trains_each_fold_on_all_its_training_subjects(tmp_path):
+    data = make_npz(tmp_path / "six.npz")
+    out = tmp_path / "refit"
+    assert main(["--data", str(data), "--folds", "3", "--refit", "--out", str(out), *TINY]) == 0
+    summary = read(out / "summary.json")
+    assert summary["protocol"]["val_fraction"] == read(out / "plan.json")["protocol"]["val_fraction"] == 0.0
+    for fold in summary["folds"]:
+        stored = read(Path(fold["run"]) / "config.json")
+        training = 6 - len(fold["test_subjects"])
+        assert stored["config"]["val_subjects"] == 0 and stored["data"]["val_windows"] == 0
+        assert stored["data"]["train_windows"] == 8 * training
+    # The same folds with validation are another cross-validation: refused, not mixed in.
+    assert main(["--data", str(data), "--folds", "3", "--out", str(out), *TINY]) == 1
+
+
 def write_motionsense(root: Path, subjects: int = 4, rows: int = 330) -> None:
     """Two trials of every subject in the A_DeviceMotion_data layout, `rows` samples each."""
     rng = np.random.default_rng(1)

@@ -38,7 +38,7 @@ def finished(tmp_path_factory):
 def bilm_cv_plan(data: Path, folds: int, seed: int) -> dict:
     """The plan.json that `python -m bilm.cv --data DATA --folds K --seed S` writes."""
     pooled = load_windows(build_parser().parse_args(["--data", str(data)]))
-    return make_plan(pooled, assign_folds(pooled.subject_ids, folds, seed), False, folds, seed)
+    return make_plan(pooled, assign_folds(pooled.subject_ids, folds, seed), False, folds, seed, refit=False)
 
 
 def mtimes(out: Path) -> dict[str, int]:

@@ -14,7 +14,10 @@ shuffled with the seed and dealt round-robin into K folds (leave-one-subject-out
 are fewer subjects than K). Each fold tests on its subjects and trains on all the others, of
 which round(20%) (at least one) are held out whole for validation by the trainer
 (`val_subjects`; any value given for it is replaced); standardisation is fitted on the
-training part only. Each fold is an ordinary run folder, DIR/fold-01 ... DIR/fold-K, trained
+training part only. --refit holds no one out: each fold trains on all its training subjects,
+for settings already chosen on validation subjects (as the default preset trains on every
+training subject of UCI HAR's official split), and for a peer that trains on all of them too
+(studies.cv_minirocket). Each fold is an ordinary run folder, DIR/fold-01 ... DIR/fold-K, trained
 by `bilm.fit`: running the same command again reads the finished folds (those with a
 report.json), resumes a stopped one and trains the rest. DIR/plan.json records the folds, so
 that a folder of another cross-validation (other folds, windows or settings) is refused.
@@ -134,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     protocol = parser.add_argument_group("protocol")
     protocol.add_argument("--folds", type=int, default=DEFAULT_FOLDS, metavar="K",
                           help="folds of subjects, at least 2 (default: 10; fewer subjects: leave-one-subject-out)")
+    protocol.add_argument("--refit", action="store_true",
+                          help="train each fold on all its training subjects, none held out for validation "
+                               "(settings already chosen on validation subjects)")
     protocol.add_argument("--seed", type=int, help="deals the subjects into folds and seeds every run "
                                                    "(default: the config's seed)")
     config = parser.add_argument_group("configuration of every fold (docs/options.md)")
@@ -228,8 +234,8 @@ def check_folds(folds: list[tuple[int, ...]], n_subjects: int) -> None:
                              "subject(s), and at least 2 are needed (training and validation): use more folds")
 
 
-def fold_config(cfg: BILMConfig, n_training_subjects: int) -> BILMConfig:
-    return dataclasses.replace(cfg, val_subjects=max(1, round(VAL_FRACTION * n_training_subjects)))
+def fold_config(cfg: BILMConfig, n_training_subjects: int, refit: bool) -> BILMConfig:
+    return dataclasses.replace(cfg, val_subjects=0 if refit else max(1, round(VAL_FRACTION * n_training_subjects)))
 
 
 def fold_dir(out: Path, number: int) -> Path:
@@ -318,10 +324,11 @@ def checked_config(args: argparse.Namespace) -> BILMConfig:
     return make_config(args)
 
 
-def make_plan(data: Pooled, folds: list[tuple[int, ...]], loso: bool, k: int, seed: int) -> dict[str, Any]:
+def make_plan(data: Pooled, folds: list[tuple[int, ...]], loso: bool, k: int, seed: int,
+              refit: bool) -> dict[str, Any]:
     """plan.json: the protocol, the data and each fold's test subjects."""
-    return {"protocol": {"windows": data.windows(), "folds": "loso" if loso else k, "val_fraction": VAL_FRACTION,
-                         "seed": seed},
+    return {"protocol": {"windows": data.windows(), "folds": "loso" if loso else k,
+                         "val_fraction": 0.0 if refit else VAL_FRACTION, "seed": seed},
             "dataset": {"name": data.name, "source": data.source, "subjects": len(data.subject_ids),
                         "windows": len(data.y), "classes": list(data.classes)},
             "test_subjects": [list(fold) for fold in folds]}
@@ -352,8 +359,8 @@ def cross_validate(args: argparse.Namespace) -> int:
         print(f"{len(subjects)} subjects, fewer than {args.folds} folds: leave-one-subject-out "
               f"({len(folds)} folds)", flush=True)
     out = Path(args.out) if args.out else default_out(data)
-    plan = make_plan(data, folds, loso, args.folds, cfg.seed)
-    configs = {fold_dir(out, number): fold_config(cfg, len(subjects) - len(test))
+    plan = make_plan(data, folds, loso, args.folds, cfg.seed, args.refit)
+    configs = {fold_dir(out, number): fold_config(cfg, len(subjects) - len(test), args.refit)
                for number, test in enumerate(folds, start=1)}
     check_out(out, plan, configs, data.probe())
     out.mkdir(parents=True, exist_ok=True)
