@@ -16,7 +16,7 @@ from test_data_motionsense import HEADER
 import test_train_fixtures as fixtures
 from test_train_fixtures import CLASSES, windows
 
-from bilm.cv import assign_folds, build_parser, load_windows, main, scores
+from bilm.cv import assign_folds, build_parser, load_windows, main, scores, validation_subjects
 from bilm.synth import write_uci_tree
 
 TINY = ["--device", "cpu", *(f"--set={s}" for s in ("epochs=1", "hidden_dim=16", "latent_dim=8", "base_channels=4",
@@ -69,6 +69,19 @@ def test_folds_are_a_deterministic_partition_of_the_subjects():
     assert assign_folds([9, 4, 7], 10, seed=3) == [(4,), (7,), (9,)]
 
 
+@pytest.mark.parametrize("subjects, k", [(24, 10), (30, 10), (5, 10)])
+def test_every_subject_validates_about_equally_often(subjects, k):
+    folds = assign_folds(range(1, subjects + 1), k, seed=0)
+    counts = dict.fromkeys(range(1, subjects + 1), 0)
+    for index, fold in enumerate(folds):
+        n = max(1, round(0.2 * (subjects - len(fold))))
+        held = validation_subjects(folds, index, n)
+        assert len(held) == n and not set(held) & set(fold)
+        for subject in held:
+            counts[subject] += 1
+    assert min(counts.values()) >= 1 and max(counts.values()) - min(counts.values()) <= 1
+
+
 def test_scores_from_the_confusion_matrix():
     # Class 1 is absent from the truth but predicted once: it counts in macro-F1 (as 0), not in
     # balanced accuracy (the mean recall over the classes the truth holds).
@@ -110,6 +123,7 @@ def test_each_fold_validates_on_training_subjects_and_tests_on_its_own(finished)
         training = {1, 2, 3, 4, 5, 6} - test
         val = set(stored["data"]["val_subjects"])
         assert len(val) == stored["config"]["val_subjects"] == max(1, round(0.2 * len(training))) == 1
+        assert val == set(stored["config"]["val_subject_ids"])
         assert val <= training and not val & test
         assert stored["data"]["test_windows"] == fold["windows"] == 8 * len(test)
         assert stored["data"]["train_windows"] + stored["data"]["val_windows"] == 8 * len(training)

@@ -14,6 +14,7 @@ from test_train_fixtures import (
 )
 from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
 
+from bilm.config import BILMConfig, load_toml
 from bilm.inference import load_classifier
 from bilm.loop import recalibrate_batch_norm
 from bilm.train import main
@@ -144,11 +145,22 @@ def expect_usage_error(argv, capsys) -> str:
     (["--data", "/no/such/data.npz"], "no such file or folder"),
     (["--resume"], "--resume needs --out"),
     (["--lr", "fast"], "invalid float value"),
+    (["--set", "val_subject_ids=3,x"], "val_subject_ids must be an integer, got 'x'"),
+    (["--set", "val_subject_ids=3,3"], "val_subject_ids names a subject twice"),
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys, tmp_path):
     err = expect_usage_error([*argv, "--out", str(tmp_path / "never")] if argv != ["--resume"] else argv, capsys)
     assert message in err
     assert not (tmp_path / "never").exists()  # nothing was started
+
+
+def test_named_validation_subjects_from_the_command_line_and_toml(dataset, tmp_path):
+    run = train_tiny(dataset, tmp_path / "named", "--set", "val_subject_ids=1,3", epochs=1)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["config"]["val_subject_ids"] == [1, 3] and saved["data"]["val_subjects"] == [1, 3]
+    toml = tmp_path / "named.toml"
+    toml.write_text("val_subject_ids = [3, 1]\n")
+    assert load_toml(toml, BILMConfig()).val_subject_ids == (3, 1)
 
 
 def test_bad_toml_names_the_file(tmp_path, capsys):

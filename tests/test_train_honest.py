@@ -4,6 +4,7 @@ standardisation is fitted on the training part only."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -41,6 +42,25 @@ def test_validation_holds_out_whole_subjects_chosen_by_the_seed():
     assert len(split.train) + len(split.val) == len(y)
     assert validation_split(y, subjects, BILMConfig(val_subjects=4, seed=3)).val_subjects == split.val_subjects
     assert validation_split(y, subjects, BILMConfig(val_subjects=4, seed=4)).val_subjects != split.val_subjects
+
+
+def test_named_validation_subjects_are_held_out_whatever_the_seed():
+    subjects = np.repeat(np.arange(1, 8), 5)
+    y = np.tile(np.arange(5), 7)
+    for seed in (0, 1):
+        split = validation_split(y, subjects, BILMConfig(val_subject_ids=(6, 2), val_subjects=0, seed=seed))
+        assert split.val_subjects == (2, 6) and set(subjects[split.val]) == {2, 6}
+        assert set(subjects[split.train]) == {1, 3, 4, 5, 7}
+
+
+@pytest.mark.parametrize("ids, message", [((2, 9), "names subject(s) 9 that the training data does not have"),
+                                          ((1, 2, 3, 4, 5, 6, 7), "has only 7 subjects")])
+def test_bad_validation_subject_ids_are_refused(ids, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        validation_split(np.zeros(35, int), np.repeat(np.arange(1, 8), 5), BILMConfig(val_subject_ids=ids))
+    if ids == (2, 9):
+        with pytest.raises(ValueError, match="needs subject ids"):
+            validation_split(np.tile(np.arange(5), 7), None, BILMConfig(val_subject_ids=ids))
 
 
 def test_val_subjects_0_holds_out_nothing():

@@ -106,6 +106,7 @@ class BILMConfig:
     # --- data handling ---
     standardize: bool = False  # per channel, fitted on the training part only
     val_subjects: int = 4  # training subjects held out for validation; 0: none (a refit)
+    val_subject_ids: tuple[int, ...] = ()  # hold out exactly these instead (val_subjects is then ignored)
     train_subjects: int = 0  # train on only this many of the rest (learning curves); 0: all
     label_subjects: int = 0  # keep the labels of only this many of them, the rest unlabeled; 0: all
     val_fraction: float = 0.2  # the stratified split of data without subjects
@@ -169,7 +170,9 @@ class BILMConfig:
             raise ValueError(f"config field label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.val_subjects < 0:
             raise ValueError(f"config field val_subjects must be >= 0, got {self.val_subjects}")
-        if self.val_subjects == 0:
+        if len(set(self.val_subject_ids)) != len(self.val_subject_ids):
+            raise ValueError(f"config field val_subject_ids names a subject twice: {self.val_subject_ids}")
+        if self.val_subjects == 0 and not self.val_subject_ids:
             _check_without_validation(self)
         if not self.sampling_rate > 0:
             raise ValueError(f"config field sampling_rate must be > 0, got {self.sampling_rate}")
@@ -257,14 +260,14 @@ def _coerce(name: str, value: Any) -> Any:
             return value.lower() in ("true", "1", "yes")
         raise ValueError(f"config field {name} must be true or false, got {value!r}")
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ValueError(f"config field {name} must be an integer, got {value!r}")
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(f"config field {name} must be an integer, got {value!r}") from None
+        return _coerce_int(name, value)
     if hint is str:
         return str(value)
+    if hint == tuple[int, ...]:  # subject ids: a list, or "3,7" on the command line
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(f"config field {name} takes a list of integers, got {value!r}")
+        return tuple(_coerce_int(name, v) for v in items if not (isinstance(v, str) and not v.strip()))
     # float, or float | tuple[float, ...] for the per-joint angle limits
     if isinstance(value, (list, tuple)):
         if "tuple" not in str(hint):
@@ -273,6 +276,15 @@ def _coerce(name: str, value: Any) -> Any:
     if isinstance(value, str) and "," in value and "tuple" in str(hint):
         return tuple(_to_float(name, v) for v in value.split(","))
     return _to_float(name, value)
+
+
+def _coerce_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"config field {name} must be an integer, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"config field {name} must be an integer, got {value!r}") from None
 
 
 def _to_float(name: str, value: Any) -> float:

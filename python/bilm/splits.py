@@ -34,13 +34,15 @@ class Split:
 
 
 def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig) -> Split:
-    """Hold out cfg.val_subjects subjects chosen by cfg.seed, or cfg.val_fraction of the windows;
-    nothing when cfg.val_subjects is 0. With cfg.label_subjects, keep the labels of only that many
-    of the training subjects; the other windows train without theirs. With cfg.train_subjects, train on only that many of the
-    subjects left (for learning curves)."""
+    """Hold out the subjects cfg.val_subject_ids names, or cfg.val_subjects of them chosen by
+    cfg.seed, or cfg.val_fraction of the windows; nothing when cfg.val_subjects is 0 and none
+    are named. With cfg.label_subjects, keep the labels of only that many of the training
+    subjects; the other windows train without theirs. With cfg.train_subjects, train on only
+    that many of the subjects left (for learning curves)."""
     if subjects is not None:
-        return _subject_split(subjects, cfg.val_subjects, cfg.train_subjects, cfg.label_subjects, cfg.seed)
-    for name in ("train_subjects", "label_subjects"):
+        held = _held_out(np.unique(subjects), cfg)
+        return _subject_split(subjects, held, cfg.train_subjects, cfg.label_subjects, cfg.seed)
+    for name in ("train_subjects", "label_subjects", "val_subject_ids"):
         if getattr(cfg, name):
             raise ValueError(f"{name}={getattr(cfg, name)} needs subject ids, and the data has none")
     if cfg.val_subjects == 0:
@@ -53,17 +55,29 @@ def validation_split(y: np.ndarray, subjects: np.ndarray | None, cfg: BILMConfig
     return Split(np.sort(train), np.sort(val), None)
 
 
-def _subject_split(subjects: np.ndarray, n_val: int, n_train: int, n_labelled: int, seed: int) -> Split:
-    unique = np.unique(subjects)
-    if n_val >= len(unique):
-        raise ValueError(f"val_subjects={n_val} but the training data has only {len(unique)} subjects; "
+def _held_out(unique: np.ndarray, cfg: BILMConfig) -> np.ndarray:
+    """The validation subjects: those named, or cfg.val_subjects drawn with the seed."""
+    ids = cfg.val_subject_ids
+    given = f"val_subject_ids={','.join(map(str, ids))}" if ids else f"val_subjects={cfg.val_subjects}"
+    if (len(ids) if ids else cfg.val_subjects) >= len(unique):
+        raise ValueError(f"{given} but the training data has only {len(unique)} subjects; "
                          "at least one must stay for training")
-    held = np.sort(np.random.default_rng(seed).choice(unique, size=n_val, replace=False))
+    if not ids:
+        return np.sort(np.random.default_rng(cfg.seed).choice(unique, size=cfg.val_subjects, replace=False))
+    missing = sorted(set(ids) - set(unique.tolist()))
+    if missing:
+        raise ValueError(f"{given} names subject(s) {', '.join(map(str, missing))} that the training data "
+                         f"does not have (it has {', '.join(map(str, unique))})")
+    return np.array(sorted(ids), dtype=unique.dtype)
+
+
+def _subject_split(subjects: np.ndarray, held: np.ndarray, n_train: int, n_labelled: int, seed: int) -> Split:
+    unique = np.unique(subjects)
     rest = unique[~np.isin(unique, held)]
     for name, n in (("train_subjects", n_train), ("label_subjects", n_labelled)):
         if n > len(rest):
             raise ValueError(f"{name}={n} but only {len(rest)} subjects are left after "
-                             f"holding out val_subjects={n_val}")
+                             f"holding out {len(held)} for validation")
     # A prefix of one permutation per seed: smaller sets are subsets of larger ones, and the
     # same seed labels the same subjects as it trains on with train_subjects.
     order = np.random.default_rng([seed, 1]).permutation(rest)
