@@ -14,15 +14,15 @@ shuffled with the seed and dealt round-robin into K folds (leave-one-subject-out
 are fewer subjects than K). Each fold tests on its subjects and trains on all the others, of
 which round(20%) (at least one) are held out whole for validation: the first subjects of the
 folds after it, in turn, so that every subject validates about equally often
-(`val_subject_ids`; any value given for it or `val_subjects` is replaced); standardisation is fitted on the
-training part only. --refit holds no one out: each fold trains on all its training subjects,
-for settings already chosen on validation subjects (as the default preset trains on every
-training subject of UCI HAR's official split), and for a peer that trains on all of them too
-(studies.cv_minirocket). Each fold is an ordinary run folder, DIR/fold-01 ... DIR/fold-K, trained
-by `bilm.fit`: running the same command again reads the finished folds (those with a
-report.json), resumes a stopped one and trains the rest. DIR/plan.json records the folds, so
-that a folder of another cross-validation (other folds, windows or settings) is refused.
---jobs N trains N folds at once in worker processes.
+(`val_subject_ids`; any value given for it or `val_subjects` is replaced); standardisation is
+fitted on the training part only. --refit holds no one out: each fold trains on all its
+training subjects, for settings already chosen on validation subjects (as the default preset
+trains on every training subject of UCI HAR's official split), and for a peer that trains on
+all of them too (studies.cv_minirocket). Each fold is an ordinary run folder, DIR/fold-01 ...
+DIR/fold-K, trained by `bilm.fit`: running the same command again reads the finished folds
+(those with a report.json), resumes a stopped one and trains the rest. DIR/plan.json records
+the folds, so that a folder of another cross-validation (other folds, windows or settings) is
+refused. --jobs N trains N folds at once in worker processes.
 
 DIR/summary.json holds the protocol, the data, the settings, every fold's scores and their
 means. A fold's scores come from the confusion matrix of its report.json (rows = true class,
