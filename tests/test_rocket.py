@@ -80,7 +80,8 @@ def test_the_exported_count_is_the_sorted_count():
     valid = (torch.rand(NUM_KERNELS, 50) > 0.3).float()
     bias = torch.randn(1, NUM_KERNELS, 7)
     bias[0, :, 0], bias[0, :, 1], bias[0, :, 2] = -10, 10, combined[0, :, 3]  # below all, above all, a tie
-    torch.testing.assert_close(_count_above(combined, valid, bias).float(), _count_above_exported(combined, valid, bias))
+    masked = combined.masked_fill(valid == 0, float("-inf"))
+    torch.testing.assert_close(_count_above(masked, bias).float(), _count_above_exported(masked, bias))
 
 
 @pytest.mark.parametrize("count", [-1, 1, 83])
@@ -101,3 +102,16 @@ def test_known_features_give_the_model_what_it_would_compute():
     torch.testing.assert_close(model(x, known), model(x))
     # and the features reach the latent: other features, another latent
     assert not torch.allclose(model.forward_all(x, 1 - known)[0].mu, model.forward_all(x)[0].mu)
+
+
+def test_an_ensemble_computes_the_features_once_for_every_member():
+    cfg = BILMConfig(input_channels=4, seq_length=40, hidden_dim=16, latent_dim=8, base_channels=8,
+                     classifier_input="mu", latent_sequence="temporal", through_latent=True,
+                     rocket_features=168, ensemble=2)
+    model = BILMEnsemble.from_config(cfg).eval()
+    x = torch.randn(6, 4, 40)
+    model.members[0].rocket.fit(x)
+    model.members[1].rocket.fit(x)  # the same seed draws the same windows: the same biases
+    torch.testing.assert_close(model.members[1].rocket.bias, model.members[0].rocket.bias)
+    for together, alone in zip(model.forward_all(x), (member.forward_all(x) for member in model.members)):
+        torch.testing.assert_close(together.logits, alone.logits)

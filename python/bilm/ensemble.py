@@ -38,7 +38,11 @@ class BILMEnsemble(nn.Module):
         return cls([BILMClassifier.from_config(cfg) for _ in range(cfg.ensemble)])
 
     def forward_all(self, x: Tensor, rocket: Tensor | None = None) -> list[BILMOutput]:
-        """Each member's `BILMClassifier.forward_all` of x, in member order."""
+        """Each member's `BILMClassifier.forward_all` of x, in member order; x's MiniRocket
+        features, if the model has them and they are not given, computed once for all members."""
+        bank = self.members[0].rocket
+        if rocket is None and bank is not None:
+            rocket = bank(x)
         return [member.forward_all(x, rocket) for member in self.members]
 
     def rocket_features(self, X: Tensor) -> Tensor | None:

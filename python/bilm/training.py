@@ -257,8 +257,10 @@ class Trainer:
         if self.model.members[0].rocket is None:
             return
         clean = self.X_clean if self.X_clean is not None else self.standardize(self.frame(self.X_train))
-        for member in self.model.members:
-            member.rocket.fit(clean)
+        first = self.model.members[0].rocket
+        first.fit(clean)
+        for member in self.model.members[1:]:  # the same bank from the same seed: the same biases
+            member.rocket.load_state_dict(first.state_dict())
         self.rocket_train = self.model.rocket_features(clean)
         self.rocket_val = self.model.rocket_features(self.X_val)
 
