@@ -175,3 +175,17 @@ def test_windows_without_labels_add_nothing_to_the_cross_entropy():
     some = bilm_loss(out, torch.zeros(3, 1, 4), torch.tensor([0, -1, 1]), None, cfg).ce
     torch.testing.assert_close(some, F.cross_entropy(logits[[0, 2]], torch.tensor([0, 1])))
     assert bilm_loss(out, torch.zeros(3, 1, 4), torch.tensor([-1, -1, -1]), None, cfg).ce == 0
+
+
+def test_pseudo_labels_add_their_own_mean_so_the_real_labels_weigh_as_much_as_all_of_them():
+    cfg = dataclasses.replace(get_preset("seed"), num_classes=2, label_subjects=1, pseudo_label_threshold=0.8,
+                              w_recon=0.0, w_kl=0.0, w_biomech=0.0)
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.5], [-3.0, 3.0], [1.0, 0.0]])
+    out = BILMOutput(logits, None, torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(4, 3, 2))
+    y, pseudo = torch.tensor([0, -1, -1, -1]), torch.tensor([-1, 1, 1, 0])
+    ce = bilm_loss(out, torch.zeros(4, 1, 4), y, None, cfg, pseudo).ce
+    expected = F.cross_entropy(logits[[0]], y[[0]]) + F.cross_entropy(logits[1:], pseudo[1:])
+    torch.testing.assert_close(ce, expected)
+    no_pseudo = torch.full((4,), -1)
+    torch.testing.assert_close(bilm_loss(out, torch.zeros(4, 1, 4), y, None, cfg, no_pseudo).ce,
+                               F.cross_entropy(logits[[0]], y[[0]]))

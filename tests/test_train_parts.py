@@ -12,7 +12,7 @@ from bilm import checkpoint
 from bilm.augment import Augment, random_rotations, roll_each, rotate_triples
 from bilm.config import BILMConfig
 from bilm.distributed import World
-from bilm.loop import EVAL_BATCH, epoch_order, recalibrate_batch_norm, steps_per_epoch
+from bilm.loop import EVAL_BATCH, align_to_labels, epoch_order, pseudo_labels, recalibrate_batch_norm, steps_per_epoch
 from bilm.optim import EpochSchedule
 from bilm.sensors import vector_triples
 
@@ -213,3 +213,38 @@ def test_rng_state_round_trip():
     a = torch.rand(3)
     checkpoint.restore_rng(state)
     assert torch.equal(torch.rand(3), a)
+
+
+class FixedProbabilities(torch.nn.Module):
+    """A 'model' that gives window i the probabilities in row i (read from the window itself)."""
+
+    def forward(self, x, rocket=None):
+        assert not self.training  # pseudo-labels are the eval-mode model's
+        return x[:, :, 0]
+
+
+def test_pseudo_labels_label_only_the_unlabeled_windows_the_model_is_sure_of():
+    # The labels are half class 0, but the model gives class 0 three quarters of its probability
+    # on the unlabeled windows: aligned, class 0 counts for less and its unsure window drops out.
+    probabilities = torch.tensor([[0.5, 0.5], [0.5, 0.5], [0.97, 0.03], [0.95, 0.05], [0.90, 0.10], [0.20, 0.80]])
+    y = torch.tensor([0, 1, -1, -1, -1, -1])
+    model = FixedProbabilities().train()
+    pseudo = pseudo_labels(model, probabilities[:, :, None], y, 0.8, contextlib.nullcontext())
+    assert pseudo.tolist() == [-1, -1, 0, 0, -1, 1]  # 0.90 for class 0 is 0.75 aligned
+    assert model.training and y.tolist() == [0, 1, -1, -1, -1, -1]
+    assert pseudo_labels(model, probabilities[:, :, None], y, 0.95, contextlib.nullcontext()).tolist() == [-1] * 6
+
+
+def test_aligned_probabilities_follow_the_labels_class_shares():
+    probabilities = torch.softmax(torch.randn(50, 3), dim=1)
+    aligned = align_to_labels(probabilities, torch.tensor([0, 0, 1, 2, -1]))
+    torch.testing.assert_close(aligned.sum(dim=1), torch.ones(50))
+    unlabelled_class = align_to_labels(probabilities, torch.tensor([0, 1, 1]))
+    assert torch.all(unlabelled_class[:, 2] == 0)  # a class without labels is never pseudo-labelled
+
+
+def test_pseudo_labels_need_unlabeled_windows_and_a_threshold_below_one():
+    with pytest.raises(ValueError, match="pseudo_label_threshold=0.9 needs label_subjects > 0"):
+        BILMConfig(pseudo_label_threshold=0.9)
+    with pytest.raises(ValueError, match=r"pseudo_label_threshold must be in \[0, 1\), got 1.0"):
+        BILMConfig(pseudo_label_threshold=1.0, label_subjects=2)

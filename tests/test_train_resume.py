@@ -12,6 +12,7 @@ from test_train_fixtures import (TINY, kill_after_a_checkpoint, make_dataset, me
 from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU thread per test module)
 
 from bilm.train import main
+from bilm.training import Trainer
 
 EPOCHS = 3
 # Saves at steps 2 and 4 of every 5-step epoch too, so a kill can land inside an epoch.
@@ -47,6 +48,36 @@ def test_killed_and_resumed_run_ends_with_the_same_report(dataset, tmp_path):
     for name in ("last.pt", "best.pt"):
         final, expected = (torch.load(r / name, weights_only=True)["model"] for r in (run, reference))
         assert all(torch.equal(final[k], expected[k]) for k in expected)
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_a_run_stopped_inside_a_self_training_epoch_resumes_with_its_pseudo_labels(dataset, tmp_path, monkeypatch):
+    """The pseudo-labels of an epoch come from the model at its start, which a resumed run no
+    longer has: last.pt carries them."""
+    extra = ["--checkpoint-every", "2", "--set", "label_subjects=2", "--set", "pseudo_label_threshold=0.3"]
+    reference = train_tiny(dataset, tmp_path / "reference", *extra, epochs=EPOCHS)
+    assert all(row["pseudo_labels"] > 0 for row in metrics_rows(reference)[1:])  # the labeller was sure of some
+
+    save_last = Trainer.save_last
+
+    def save_then_stop(self, step, sums):
+        save_last(self, step, sums)
+        if (self.progress.epoch, step) == (1, 2):
+            raise Stopped
+
+    monkeypatch.setattr(Trainer, "save_last", save_then_stop)
+    run = tmp_path / "stopped"
+    with pytest.raises(Stopped):
+        train_tiny(dataset, run, *extra, epochs=EPOCHS)
+    monkeypatch.undo()
+    assert torch.load(run / "last.pt", weights_only=True)["train"]["pseudo_labels"] is not None
+    assert main(["--out", str(run), "--resume", "--no-progress"]) == 0
+
+    assert json.loads((run / "report.json").read_text()) == json.loads((reference / "report.json").read_text())
+    assert without_timings(metrics_rows(run)) == without_timings(metrics_rows(reference))
 
 
 def test_resuming_a_finished_run_rewrites_the_same_report(dataset, tmp_path):

@@ -33,11 +33,13 @@ class Objective(nn.Module):
         self.model = model
         self.cfg = cfg
 
-    def forward(self, x: Tensor, y: Tensor, rocket: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, y: Tensor, rocket: Tensor | None = None,
+                pseudo: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(total loss, logits) of a standardised batch: the sum of the members' losses and the
-        log of their mean probabilities. `rocket`: the batch's MiniRocket features, if known."""
+        log of their mean probabilities. `rocket`: the batch's MiniRocket features, if known;
+        `pseudo`: its pseudo-labels, if self-training."""
         outs = self.model.forward_all(x, rocket)
-        losses = [bilm_loss(out, x, y, member.biomech_module, self.cfg).total
+        losses = [bilm_loss(out, x, y, member.biomech_module, self.cfg, pseudo).total
                   for out, member in zip(outs, self.model.members)]
         return torch.stack(losses).sum(), mean_log_probabilities([out.logits for out in outs])
 
@@ -68,12 +70,12 @@ def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManag
 
 def train_step(objective: nn.Module, model: BILMEnsemble, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor,
                cfg: BILMConfig, amp: contextlib.AbstractContextManager,
-               rocket: Tensor | None = None) -> tuple[Tensor, Tensor]:
+               rocket: Tensor | None = None, pseudo: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """One optimisation step of `objective` (the Objective of `model`, maybe wrapped by DDP or
     torch.compile); returns the (detached) loss and logits without syncing."""
     optimizer.zero_grad(set_to_none=True)
     with amp:
-        loss, logits = objective(x, y, rocket)
+        loss, logits = objective(x, y, rocket, pseudo)
     loss.backward()
     if cfg.grad_clip > 0:
         model.clip_grad_norm_(cfg.grad_clip)
@@ -155,6 +157,45 @@ def evaluate(objective: Objective, X: Tensor, y: Tensor, amp: contextlib.Abstrac
         logits.append(batch_logits.float())
     objective.train(was_training)
     return Evaluation(total.item() / max(len(X), 1), torch.cat(logits).cpu())
+
+
+@torch.no_grad()
+def pseudo_labels(model: BILMEnsemble, X: Tensor, y: Tensor, threshold: float, amp: contextlib.AbstractContextManager,
+                  rocket: Tensor | None = None) -> Tensor:
+    """The pseudo-labels of self-training: for each unlabeled window (y = -1) that the model,
+    in eval mode, gives a class with aligned probability >= threshold, that class; -1 for every
+    other window. X: the clean, standardised windows of y. Eval mode draws no random numbers,
+    so the run's streams are those of a run without it.
+
+    The probabilities are first aligned with the labelled windows' class frequencies
+    (distribution alignment, as in ReMixMatch): each class's is scaled by its share of the
+    labels over its mean predicted probability, then renormalised. Without it a class the
+    model over-predicts takes its neighbours' windows, they are trained on as that class, and
+    the error feeds itself (two labelled subjects: going up and down stairs became walking).
+    """
+    unlabeled = (y < 0).nonzero().squeeze(1)
+    was_training = model.training
+    model.eval()
+    probabilities = []
+    for i in range(0, len(unlabeled), EVAL_BATCH):
+        idx = unlabeled[i:i + EVAL_BATCH]
+        with amp:
+            probabilities.append(model(X[idx], None if rocket is None else rocket[idx]).float())
+    model.train(was_training)
+    pseudo = torch.full_like(y, -1)
+    if probabilities:
+        confidence, predicted = align_to_labels(torch.cat(probabilities), y).max(dim=1)
+        sure = confidence >= threshold
+        pseudo[unlabeled[sure]] = predicted[sure].to(pseudo.dtype)
+    return pseudo
+
+
+def align_to_labels(probabilities: Tensor, y: Tensor) -> Tensor:
+    """(U, K) probabilities scaled per class by the labels' share of it (y >= 0) over its mean
+    predicted probability, and renormalised per window."""
+    share = torch.bincount(y[y >= 0], minlength=probabilities.shape[1]).float()
+    aligned = probabilities * (share / share.sum().clamp_min(1)) / probabilities.mean(dim=0).clamp_min(1e-12)
+    return aligned / aligned.sum(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 @torch.no_grad()

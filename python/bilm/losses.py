@@ -40,21 +40,31 @@ def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / mu.size(0)
 
 
+def labelled_cross_entropy(logits: Tensor, y: Tensor, label_smoothing: float) -> Tensor:
+    """The mean cross-entropy of the windows with a label; those without one (y = -1) add
+    nothing, and a batch of none gives 0."""
+    each = F.cross_entropy(logits, y, ignore_index=-1, label_smoothing=label_smoothing, reduction="none")
+    return each.sum() / (y >= 0).sum().clamp_min(1)
+
+
 def bilm_loss(out: BILMOutput, x: Tensor, y: Tensor,
               biomech_module: BiomechanicalConstraintModule | KinematicConstraintModule,
-              cfg: BILMConfig) -> LossTerms:
+              cfg: BILMConfig, pseudo: Tensor | None = None) -> LossTerms:
     """The total loss of one batch and its terms.
 
     The weights and label smoothing come from `cfg`; the biomechanical term's own limits and
     weights from `biomech_module`. A term whose weight is 0 is an ablation switch: it is not
-    computed, and reported as 0.
+    computed, and reported as 0. With label_subjects, the cross-entropy is the mean over the
+    labelled windows, plus (self-training) the mean over the windows `pseudo` labels (-1: none),
+    so that however many windows get a pseudo-label, the real labels weigh as much as all of them.
     """
     zero = out.logits.new_zeros(())
     if not cfg.w_ce:
         ce = zero
-    elif cfg.label_subjects:  # windows without a label (y = -1) add nothing; a batch of none gives 0
-        each = F.cross_entropy(out.logits, y, ignore_index=-1, label_smoothing=cfg.label_smoothing, reduction="none")
-        ce = each.sum() / (y >= 0).sum().clamp_min(1)
+    elif cfg.label_subjects:
+        ce = labelled_cross_entropy(out.logits, y, cfg.label_smoothing)
+        if pseudo is not None:
+            ce = ce + labelled_cross_entropy(out.logits, pseudo, cfg.label_smoothing)
     else:
         ce = F.cross_entropy(out.logits, y, label_smoothing=cfg.label_smoothing)
     if cfg.w_recon and out.x_recon is None:

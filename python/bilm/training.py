@@ -37,7 +37,7 @@ from bilm.distributed import World
 from bilm.inference import load_classifier
 from bilm.kinematics import KinematicConstraintModule
 from bilm.loop import (EpochTotals, Objective, Progress, autocast, derive_seed, epoch_order, evaluate,
-                       recalibrate_batch_norm, steps_per_epoch, train_step)
+                       pseudo_labels, recalibrate_batch_norm, steps_per_epoch, train_step)
 from bilm.metrics import macro_f1
 from bilm.ensemble import BILMEnsemble
 from bilm.optim import EpochSchedule, build_optimizer
@@ -223,6 +223,8 @@ class Trainer:
                                triples=sensors.vector_triples(getattr(data, "channels", None)))
         self.progress = Progress()
         self.totals = EpochTotals.zeros(device)
+        self.pseudo: torch.Tensor | None = None  # the current epoch's pseudo-labels (see epoch_pseudo_labels)
+        self.resumed_pseudo: torch.Tensor | None = None
 
     def _hold_out_validation(self, device: torch.device) -> None:
         """The training windows and the validation part held out of them, on the device,
@@ -277,6 +279,8 @@ class Trainer:
         checkpoint.restore_rng(ranks[self.world.rank]["rng"])
         self.augment.load_state_dict(ranks[self.world.rank]["augment"])
         self.progress = Progress(**resumed["progress"])
+        if resumed.get("pseudo_labels") is not None:  # last.pt was written inside a self-training epoch
+            self.resumed_pseudo = resumed["pseudo_labels"].to(self.y_train.device)
         if self.world.is_main:  # the partial sums of the epoch are rank 0's to carry
             self.totals = EpochTotals.from_state(resumed["totals"], self.totals.loss.device)
             print(f"resuming {self.run.path} at epoch {self.progress.epoch + 1}, step {self.progress.step}",
@@ -311,6 +315,7 @@ class Trainer:
         cfg, world, every = self.cfg, self.world, self.options["checkpoint_every"]
         steps = steps_per_epoch(len(self.y_train), cfg.batch_size, world)
         order = epoch_order(len(self.y_train), cfg.seed, epoch).to(self.X_train.device, non_blocking=True)
+        self.pseudo = self.epoch_pseudo_labels(epoch)
         self.step_module.train()
         start = time.perf_counter()
         # A bar only on a terminal: a log file gets the one line per epoch below instead.
@@ -322,7 +327,8 @@ class Trainer:
             x, y = self.X_train[idx], self.y_train[idx]
             x = self.standardize(self.frame(self.augment(x) if self.augment.enabled else x))
             rocket = None if self.rocket_train is None else self.rocket_train[idx]
-            loss, logits = train_step(self.step_module, self.model, self.optimizer, x, y, cfg, self.amp, rocket)
+            pseudo = None if self.pseudo is None else self.pseudo[idx]
+            loss, logits = train_step(self.step_module, self.model, self.optimizer, x, y, cfg, self.amp, rocket, pseudo)
             self.totals.add(step, loss, logits, y)
             if every and (step + 1) % every == 0 and step + 1 < steps:
                 sums = self.totals.reduced(world)
@@ -338,6 +344,19 @@ class Trainer:
         self.totals.seconds += time.perf_counter() - start
         self.finish_epoch(epoch, sums)
 
+    def epoch_pseudo_labels(self, epoch: int) -> torch.Tensor | None:
+        """With pseudo_label_threshold, from the second epoch on, the classes that the model at
+        the end of the epoch before is sure of for the unlabeled windows (a run resumed inside
+        the epoch reads them from last.pt); None otherwise."""
+        if not self.cfg.pseudo_label_threshold or epoch == 0:
+            return None
+        if self.resumed_pseudo is not None:
+            pseudo, self.resumed_pseudo = self.resumed_pseudo, None
+            return pseudo
+        clean = self.X_clean if self.X_clean is not None else self.standardize(self.frame(self.X_train))
+        return pseudo_labels(self.model, clean, self.y_train, self.cfg.pseudo_label_threshold, self.amp,
+                             self.rocket_train)
+
     def finish_epoch(self, epoch: int, sums: EpochTotals) -> None:
         """Validate, log, and write best.pt (if this epoch is kept) and last.pt."""
         cfg = self.cfg
@@ -345,6 +364,8 @@ class Trainer:
         row = {"epoch": epoch + 1, "train_loss": float(sums.loss / sums.count),
                "train_accuracy": float(sums.accuracy), "lr": self.schedule.lr,
                "train_seconds": self.totals.seconds}
+        if self.cfg.pseudo_label_threshold:
+            row["pseudo_labels"] = 0 if self.pseudo is None else int((self.pseudo >= 0).sum())
         if len(self.y_val):
             row |= self.validate()
         improved = self.progress.finish_epoch(row, cfg.early_stopping_patience)
@@ -363,10 +384,12 @@ class Trainer:
 
     def evaluates(self, epoch: int) -> bool:
         """Whether this epoch's model is scored or kept: on validation, as an epoch checkpoint,
-        or as the end of the schedule. Only such an epoch needs its batch norms recalibrated:
+        as the end of the schedule, or as the next epoch's pseudo-labeller. Only such an epoch
+        needs its batch norms recalibrated:
         the pass draws no random numbers and training reads no running statistics, so skipping
         it elsewhere changes nothing but the time (a refit's 14 of 15 passes over its windows)."""
-        return len(self.y_val) > 0 or self.options["keep_epochs"] or epoch + 1 == self.cfg.epochs
+        return (len(self.y_val) > 0 or self.options["keep_epochs"] or epoch + 1 == self.cfg.epochs
+                or self.cfg.pseudo_label_threshold > 0)
 
     def validate(self) -> dict[str, float]:
         """An epoch's validation metrics, as metrics.jsonl keeps them."""
@@ -401,6 +424,7 @@ class Trainer:
             checkpoint.save({**self.weights(), "epoch": self.progress.epoch, "train": {
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(), "ranks": ranks,
                 "progress": self.progress.state_dict(), "totals": sums.state_dict(),
+                "pseudo_labels": self.pseudo.cpu() if step and self.pseudo is not None else None,
             }}, self.run.last)
 
     def report(self) -> dict[str, Any] | None:
