@@ -11,7 +11,7 @@ in each of these ways (--variants: some of them) and scores each run once on the
   labelled only    the same network on the labelled subjects' windows alone (train_subjects=N)
   without physics  all windows, without the biomechanical (physics) term (w_biomech=0)
   self-training    all windows, each unlabeled one that the model of the epoch before
-                   classifies with probability >= 0.8 trained with that class
+                   classifies with aligned probability >= 0.8 trained with that class
                    (pseudo_label_threshold=0.8: label smoothing of 0.1 caps what the model
                    learns to say at 0.92 for six classes, so the usual 0.95 would label nothing)
 

@@ -109,7 +109,7 @@ class BILMConfig:
     val_subject_ids: tuple[int, ...] = ()  # hold out exactly these instead (val_subjects is then ignored)
     train_subjects: int = 0  # train on only this many of the rest (learning curves); 0: all
     label_subjects: int = 0  # keep the labels of only this many of them, the rest unlabeled; 0: all
-    pseudo_label_threshold: float = 0.0  # self-training: an unlabeled window predicted this surely trains with its class; 0: off
+    pseudo_label_threshold: float = 0.0  # self-training: an unlabeled window predicted this surely (aligned) trains with its class; 0: off
     val_fraction: float = 0.2  # the stratified split of data without subjects
     augment_jitter: float = 0.0
     augment_scale: float = 0.0
@@ -171,7 +171,8 @@ class BILMConfig:
             raise ValueError(f"config field pseudo_label_threshold must be in [0, 1), got {self.pseudo_label_threshold}")
         if self.pseudo_label_threshold and not self.label_subjects:
             raise ValueError(f"config field pseudo_label_threshold={self.pseudo_label_threshold} needs label_subjects > 0 "
-                             "(without unlabeled windows there is nothing to pseudo-label)")
+                             "(without unlabeled windows there is nothing to pseudo-label): set label_subjects=N "
+                             "to keep the labels of N training subjects only, or leave pseudo_label_threshold at 0")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"config field label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.val_subjects < 0:

@@ -244,7 +244,9 @@ class Trainer:
             framed = self.frame(self.X_train)
             self.standardize = Standardize.fit(framed, enabled=cfg.standardize)
             self.X_val = self.standardize(self.frame(X_val))  # once: validation windows are never augmented
-            self.X_clean = self.standardize(framed) if cfg.recalibrate_bn else None  # for the batch norms
+            # For the batch norms and the pseudo-labeller, which read every clean window each epoch.
+            keep_clean = cfg.recalibrate_bn or cfg.pseudo_label_threshold > 0
+            self.X_clean = self.standardize(framed) if keep_clean else None
         if self.world.is_main:
             print(f"data: {data.source}: {self.split.describe()}; {len(data.y_test)} test windows held back",
                   flush=True)
@@ -337,7 +339,7 @@ class Trainer:
                 self.save_last(step + 1, dataclasses.replace(sums, seconds=self.totals.seconds))
                 start = time.perf_counter()
         bar.close()
-        if self.X_clean is not None and self.evaluates(epoch):  # part of making the epoch's model
+        if cfg.recalibrate_bn and self.evaluates(epoch):  # part of making the epoch's model
             recalibrate_batch_norm(self.model, self.X_clean, self.amp, self.rocket_train)
         sums = self.totals.reduced(world)
         self.check_finite(sums, epoch)  # reading the sums waits for the device: the time below is the real one
@@ -353,8 +355,7 @@ class Trainer:
         if self.resumed_pseudo is not None:
             pseudo, self.resumed_pseudo = self.resumed_pseudo, None
             return pseudo
-        clean = self.X_clean if self.X_clean is not None else self.standardize(self.frame(self.X_train))
-        return pseudo_labels(self.model, clean, self.y_train, self.cfg.pseudo_label_threshold, self.amp,
+        return pseudo_labels(self.model, self.X_clean, self.y_train, self.cfg.pseudo_label_threshold, self.amp,
                              self.rocket_train)
 
     def finish_epoch(self, epoch: int, sums: EpochTotals) -> None:
