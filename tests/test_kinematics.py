@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from bilm.config import KINEMATIC_STARTS, KINEMATIC_STEPS, BILMConfig, get_preset
-from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, fitted_start, integrate, measure, r2,
-                             so3_exp, so3_log, turns)
+from bilm.config import KINEMATIC_MEAN_RATES, KINEMATIC_STARTS, KINEMATIC_STEPS, BILMConfig, get_preset
+from bilm.kinematics import (KinematicState, angle_deg, cumulative_product, fitted_rate, fitted_start, integrate,
+                             measure, r2, so3_exp, so3_log, turns)
 from bilm.losses import bilm_loss
 from bilm.model import BILMClassifier
 from bilm.plot import main as plot_main
@@ -81,6 +81,18 @@ def test_the_fitted_start_recovers_the_tilt_and_keeps_the_heading(gravity):
     torch.testing.assert_close(start[:, 0], heading / heading.norm(dim=-1, keepdim=True))
 
 
+def test_the_fitted_rate_takes_the_window_mean_from_the_gyroscope_and_keeps_the_rest():
+    g = torch.Generator().manual_seed(4)
+    gyro = torch.randn(4, 50, 3, generator=g, dtype=torch.float64)
+    bias = torch.randn(4, 1, 3, generator=g, dtype=torch.float64)
+    decoded = gyro + bias + 0.1 * torch.randn(4, 50, 3, generator=g, dtype=torch.float64)
+    w = fitted_rate(decoded, gyro)
+    torch.testing.assert_close(w - decoded, (w - decoded)[:, :1].expand(4, 50, 3))  # one offset per window
+    # The decoded turn ends the window where the measured one does, whatever the bias.
+    between = (gyro[:, :-1] + gyro[:, 1:]) / 2
+    torch.testing.assert_close((w[:, :-1] - between).sum(dim=1), torch.zeros(4, 3, dtype=torch.float64))
+
+
 def test_r2_and_angles():
     measured = np.random.default_rng(0).normal(size=(100, 3))
     assert r2(measured, measured) == 1.0
@@ -133,11 +145,12 @@ def test_a_gyroscope_bias_drifts_the_turn_by_its_integral():
     assert float(module.biomechanical_terms(exact, x).turn_drift) < 1e-10
 
 
-@pytest.mark.parametrize("start", KINEMATIC_STARTS)
-def test_the_physics_loss_has_no_trivial_zero(start):
+@pytest.mark.parametrize(("start", "mean_rate"), [(start, KINEMATIC_MEAN_RATES[0]) for start in KINEMATIC_STARTS]
+                         + [(KINEMATIC_STARTS[1], KINEMATIC_MEAN_RATES[1])])
+def test_the_physics_loss_has_no_trivial_zero(start, mean_rate):
     torch.manual_seed(0)
     x = motion_windows(32, 64, seed=1)
-    cfg = dataclasses.replace(CFG, kinematic_start=start)
+    cfg = dataclasses.replace(CFG, kinematic_start=start, kinematic_mean_rate=mean_rate)
     model = BILMClassifier.from_config(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(STEPS):
@@ -190,6 +203,13 @@ def test_a_fitted_start_is_for_the_kinematic_latent_only():
         BILMConfig(latent_sequence="temporal", kinematic_start="accelerometer")
     with pytest.raises(ValueError, match="kinematic_start must be one of latent, accelerometer; got 'gyro'"):
         dataclasses.replace(CFG, kinematic_start="gyro")
+
+
+def test_a_measured_mean_rate_is_for_the_kinematic_latent_only():
+    with pytest.raises(ValueError, match="kinematic_mean_rate='gyroscope' needs latent_sequence='kinematic'"):
+        BILMConfig(latent_sequence="temporal", kinematic_mean_rate="gyroscope")
+    with pytest.raises(ValueError, match="kinematic_mean_rate must be one of latent, gyroscope; got 'accel'"):
+        dataclasses.replace(CFG, kinematic_mean_rate="accel")
 
 
 def test_the_turn_drift_is_for_the_kinematic_latent_only():

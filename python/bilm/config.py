@@ -29,6 +29,7 @@ LATENT_SEQUENCE_MODES = ("noise", "temporal", "kinematic")
 KINEMATIC_STEPS = (8, 4, 2)
 # Where the kinematic latent's starting orientation comes from (bilm.kinematics.KinematicHead).
 KINEMATIC_STARTS = ("latent", "accelerometer")
+KINEMATIC_MEAN_RATES = ("latent", "gyroscope")
 CLASSIFIER_INPUTS = ("z", "mu")
 WINDOW_STATS = ("none", "mean", "mean_std", "rich", "spectral")
 OPTIMIZERS = ("adam", "adamw")
@@ -64,6 +65,7 @@ class BILMConfig:
     latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook), "temporal", "kinematic"
     kinematic_step: int = 8  # samples per step of the kinematic latent's sequence: 8, 4 or 2
     kinematic_start: str = "latent"  # the starting tilt: "latent" (a map of it) or "accelerometer" (fitted)
+    kinematic_mean_rate: str = "latent"  # the window's mean turn rate: "latent" or "gyroscope" (measured)
     noise_steps: int = 10
     noise_scale: float = 0.1
     ensemble: int = 1  # networks trained side by side, their probabilities averaged
@@ -146,6 +148,7 @@ class BILMConfig:
         if self.kinematic_step not in KINEMATIC_STEPS:
             raise ValueError(f"config field kinematic_step must be one of {KINEMATIC_STEPS}, got {self.kinematic_step}")
         _check_choice("kinematic_start", self.kinematic_start, KINEMATIC_STARTS)
+        _check_choice("kinematic_mean_rate", self.kinematic_mean_rate, KINEMATIC_MEAN_RATES)
         if self.latent_sequence != "kinematic":
             _check_kinematic_only(self)
         for field in dataclasses.fields(self):
@@ -225,6 +228,9 @@ def _check_kinematic_only(cfg: BILMConfig) -> None:
                          f"(the other sequences have one step per {KINEMATIC_STEPS[0]} samples)")
     if cfg.kinematic_start != KINEMATIC_STARTS[0]:
         raise ValueError(f"config field kinematic_start={cfg.kinematic_start!r} needs latent_sequence='kinematic'")
+    if cfg.kinematic_mean_rate != KINEMATIC_MEAN_RATES[0]:
+        raise ValueError(f"config field kinematic_mean_rate={cfg.kinematic_mean_rate!r} needs "
+                         "latent_sequence='kinematic'")
     if cfg.w_turn_consistency:
         raise ValueError(f"config field w_turn_consistency={cfg.w_turn_consistency} needs latent_sequence='kinematic' "
                          "(the other latents decode no turn to compare with the gyroscope)")

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bilm.config import KINEMATIC_STARTS
+from bilm.config import KINEMATIC_MEAN_RATES, KINEMATIC_STARTS
 
 AXES = 3
 
@@ -149,7 +149,8 @@ class KinematicHead(nn.Module):
     features (overlapping its neighbours, so the motion is continuous across steps); a
     convolution reads w(t) and a(t) from them; a linear map of the window's latent gives R(0).
     Given the measured accelerometer, R(0)'s tilt is instead the one that explains it best
-    (`fitted_start`), and the map gives only its heading, which no measurement sees.
+    (`fitted_start`), and the map gives only its heading, which no measurement sees. Given the
+    measured gyroscope, w(t)'s mean over the window is the one it measured (`fitted_rate`).
     """
 
     def __init__(self, latent_dim: int, seq_length: int, steps_per_latent: int, sampling_rate: float,
@@ -163,18 +164,39 @@ class KinematicHead(nn.Module):
         self.dt = 1.0 / sampling_rate
 
     def forward(self, z_sequence: Tensor, z: Tensor, accel: Tensor | None = None,
-                gravity: float = 1.0) -> KinematicState:
+                gravity: float = 1.0, gyro: Tensor | None = None) -> KinematicState:
         """accel (B, T, 3), the measured accelerometer in the units of `gravity`: if given,
-        the starting tilt is fitted to it."""
+        the starting tilt is fitted to it. gyro (B, T, 3), the measured gyroscope in rad/s:
+        if given, the mean turn rate is taken from it."""
         h = torch.relu(self.upsample(z_sequence.transpose(1, 2)))
         motion = self.motion(h)[..., : self.seq_length].transpose(1, 2)  # (B, T, 6)
         angular_velocity, linear = motion[..., :AXES], motion[..., AXES:]
         linear = linear - linear.mean(dim=1, keepdim=True)  # a bounded velocity: zero mean over the window
+        if gyro is not None:
+            angular_velocity = fitted_rate(angular_velocity, gyro)
         turn = turns(angular_velocity, self.dt)
         start = rotation_from_6d(self.start(z))
         if accel is not None:
             start = fitted_start(start, turn, accel, gravity)
         return KinematicState(start.unsqueeze(1) @ turn, angular_velocity, linear)
+
+
+def between_samples(gyro: Tensor) -> Tensor:
+    """The measured rate (B, T-1, 3) between consecutive samples of the gyroscope (B, T, 3)."""
+    return (gyro[:, :-1] + gyro[:, 1:]) / 2
+
+
+def fitted_rate(angular_velocity: Tensor, gyro: Tensor) -> Tensor:
+    """The decoded angular velocity (B, T, 3) moved so that its mean over the turns it makes
+    (all samples but the last) is the measured gyroscope's (B, T, 3) between those samples.
+
+    A slow bias hardly counts in the gyroscope's squared error but turns the orientation
+    further every sample (0.05 rad/s is 7 degrees over 2.56 s), and the tilt about a nearly
+    vertical axis rests on those turns alone: with the mean taken from the gyroscope the
+    decoded turn ends the window where the measured one does, and the latent explains the rest.
+    """
+    offset = between_samples(gyro).mean(dim=1, keepdim=True) - angular_velocity[:, :-1].mean(dim=1, keepdim=True)
+    return angular_velocity + offset
 
 
 def fitted_start(start: Tensor, turn: Tensor, accel: Tensor, gravity: float) -> Tensor:
@@ -207,10 +229,13 @@ class KinematicConstraintModule(nn.Module):
                  velocity_limit: float, acceleration_limit: float,
                  w_velocity_consistency: float, w_accel_consistency: float, w_velocity_violation: float,
                  w_accel_violation: float, w_smoothness: float, w_turn_consistency: float = 0.0,
-                 kinematic_start: str = "latent"):
+                 kinematic_start: str = "latent", kinematic_mean_rate: str = "latent"):
         super().__init__()
         if kinematic_start not in KINEMATIC_STARTS:
             raise ValueError(f"kinematic_start must be one of {', '.join(KINEMATIC_STARTS)}, got {kinematic_start!r}")
+        if kinematic_mean_rate not in KINEMATIC_MEAN_RATES:
+            raise ValueError(f"kinematic_mean_rate must be one of {', '.join(KINEMATIC_MEAN_RATES)}, "
+                             f"got {kinematic_mean_rate!r}")
         for name, index in (("accel_triple", accel_triple), ("gyro_triple", gyro_triple)):
             if not (0 <= index and AXES * index + AXES <= input_channels):
                 raise ValueError(f"latent_sequence='kinematic' reads the {name}={index}, which is not a triple "
@@ -222,6 +247,7 @@ class KinematicConstraintModule(nn.Module):
         self.register_buffer("input_std", torch.ones(1, input_channels, 1))
         self.gravity = float(gravity)
         self.fit_start = kinematic_start == "accelerometer"  # else R(0) is read off the latent
+        self.fit_rate = kinematic_mean_rate == "gyroscope"  # else w(t)'s mean is the latent's
         self.velocity_limit = float(velocity_limit)
         self.acceleration_limit = float(acceleration_limit)
         self.term_weights = KinematicTerms(float(w_velocity_consistency), float(w_accel_consistency),
@@ -245,14 +271,16 @@ class KinematicConstraintModule(nn.Module):
 
     def decode(self, z_sequence: Tensor, z: Tensor, x: Tensor) -> KinematicState:
         """The motion the latent decodes for the standardised input x (B, C, T); x is read only
-        to fit the starting tilt (kinematic_start="accelerometer")."""
-        accel = self.measured(x)[1] if self.fit_start else None
-        return self.head(z_sequence, z, accel, self.gravity)
+        to fit the starting tilt (kinematic_start="accelerometer") and the mean turn rate
+        (kinematic_mean_rate="gyroscope")."""
+        gyro, accel = self.measured(x)
+        return self.head(z_sequence, z, accel if self.fit_start else None, self.gravity,
+                         gyro if self.fit_rate else None)
 
     def biomechanical_terms(self, state: KinematicState, x: Tensor) -> KinematicTerms:
         gyro, accel = measure(state, self.dt, self.gravity)
         gyro_measured, accel_measured = self.measured(x)
-        between = (gyro_measured[:, :-1] + gyro_measured[:, 1:]) / 2  # the rate between two samples
+        between = between_samples(gyro_measured)
         w = state.angular_velocity
         rate_change = (w[:, 1:] - w[:, :-1]) / self.dt
         jerk = (state.linear_acceleration[:, 1:] - state.linear_acceleration[:, :-1]) / self.dt

@@ -55,7 +55,7 @@ STEP = 2**NUM_POOLS
 KINEMATIC_FIELDS = (
     "accel_triple", "gyro_triple", "sampling_rate", "gravity", "velocity_limit", "acceleration_limit",
     "w_velocity_consistency", "w_accel_consistency", "w_velocity_violation", "w_accel_violation", "w_smoothness",
-    "w_turn_consistency", "kinematic_start",
+    "w_turn_consistency", "kinematic_start", "kinematic_mean_rate",
 )
 # The BiomechanicalConstraintModule keywords that BILMConfig holds under the same names.
 BIOMECH_FIELDS = (
