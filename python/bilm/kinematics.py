@@ -190,10 +190,9 @@ def fitted_rate(angular_velocity: Tensor, gyro: Tensor) -> Tensor:
     """The decoded angular velocity (B, T, 3) moved so that its mean over the turns it makes
     (all samples but the last) is the measured gyroscope's (B, T, 3) between those samples.
 
-    A slow bias hardly counts in the gyroscope's squared error but turns the orientation
-    further every sample (0.05 rad/s is 7 degrees over 2.56 s), and the tilt about a nearly
-    vertical axis rests on those turns alone: with the mean taken from the gyroscope the
-    decoded turn ends the window where the measured one does, and the latent explains the rest.
+    The slow bias that the turn-drift term measures is then gone by construction: the decoded
+    turn ends the window where the measured one does, and the latent explains the rest. The
+    tilt about a nearly vertical axis (an upright phone's roll) rests on those turns alone.
     """
     offset = between_samples(gyro).mean(dim=1, keepdim=True) - angular_velocity[:, :-1].mean(dim=1, keepdim=True)
     return angular_velocity + offset
@@ -273,7 +272,7 @@ class KinematicConstraintModule(nn.Module):
         """The motion the latent decodes for the standardised input x (B, C, T); x is read only
         to fit the starting tilt (kinematic_start="accelerometer") and the mean turn rate
         (kinematic_mean_rate="gyroscope")."""
-        gyro, accel = self.measured(x)
+        gyro, accel = self.measured(x) if self.fit_start or self.fit_rate else (None, None)
         return self.head(z_sequence, z, accel if self.fit_start else None, self.gravity,
                          gyro if self.fit_rate else None)
 
