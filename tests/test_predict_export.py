@@ -14,6 +14,7 @@ from test_train_fixtures import single_thread  # noqa: F401  (autouse: one CPU t
 
 from bilm import export, predict
 from bilm.inference import load_classifier
+from bilm.ridge import TEMPERATURE
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +106,10 @@ def test_onnx_export_matches_predict(trained, tmp_path, capsys):
     assert session.run(None, {"windows": windows[:7]})[0].shape == (7, 6)  # any batch size
 
 
-def train_and_predict(trained, tmp_path, capsys, setting: str):
-    """A one-epoch run with `setting`, its classifier, and what predict prints for the windows."""
+def train_and_predict(trained, tmp_path, capsys, *settings: str):
+    """A one-epoch run with `settings`, its classifier, and what predict prints for the windows."""
     _, data, npy, _ = trained
-    run = train_tiny(data, tmp_path / "run", "--set", setting, epochs=1)
+    run = train_tiny(data, tmp_path / "run", *(arg for setting in settings for arg in ("--set", setting)), epochs=1)
     capsys.readouterr()  # the training log
     return run, load_classifier(run), probabilities(predict_csv(capsys, run, npy))
 
@@ -123,6 +124,20 @@ def assert_exports_compute(p: np.ndarray, run, windows: np.ndarray, tmp_path) ->
     assert export.main([str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"windows": windows})[0], p, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_a_run_with_minirockets_ridge_predicts_and_exports_the_mean_of_both(trained, tmp_path, capsys):
+    run, classifier, p = train_and_predict(trained, tmp_path, capsys, "rocket_features=168", "rocket_ridge=true")
+    model, windows = classifier.module.model, trained[3]
+    assert model.ridge.fitted  # fitted before training, then saved
+    with torch.no_grad():
+        x = classifier.module.model_input(torch.from_numpy(windows))
+        network = torch.softmax(model.members[0](x)[0], dim=1)
+        ridge = torch.softmax(TEMPERATURE * model.ridge(model.rocket_features(x)), dim=1)
+    assert not np.allclose(network.numpy(), ridge.numpy(), atol=1e-2)
+    np.testing.assert_allclose(p, ((network + ridge) / 2).numpy(), atol=1e-6)
+    assert_exports_compute(p, run, windows, tmp_path)
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")

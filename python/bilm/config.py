@@ -62,6 +62,7 @@ class BILMConfig:
     pooled_features: bool = False  # the time-averaged encoder features beside the latent
     through_latent: bool = False  # the statistics and pooled features feed the latent, not the classifier
     rocket_features: int = 0  # MiniRocket's random-kernel features in the window's summary (0: none)
+    rocket_ridge: bool = False  # MiniRocket's ridge classifier on those features beside the network (bilm.ridge)
     latent_sequence: str = "noise"  # what the biomechanical loss reads: "noise" (notebook), "temporal", "kinematic"
     kinematic_step: int = 8  # samples per step of the kinematic latent's sequence: 8, 4 or 2
     kinematic_start: str = "latent"  # the starting tilt: "latent" (a map of it) or "accelerometer" (fitted)
@@ -139,6 +140,9 @@ class BILMConfig:
         if self.rocket_features != 0 and self.rocket_features < 84:
             raise ValueError("config field rocket_features must be 0 (none) or at least 84 (one per kernel), "
                              f"got {self.rocket_features}")
+        if self.rocket_ridge and not self.rocket_features:
+            raise ValueError("config field rocket_ridge needs MiniRocket's features: set rocket_features "
+                             "(e.g. 10000), or rocket_ridge=false")
         if self.kernel_size % 2 == 0:
             raise ValueError(f"config field kernel_size must be odd, got {self.kernel_size}")
         if self.num_classes < 2:

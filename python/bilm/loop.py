@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from bilm.config import BILMConfig
 from bilm.distributed import World, all_reduce
 from bilm.losses import bilm_loss
-from bilm.ensemble import BILMEnsemble, mean_log_probabilities
+from bilm.ensemble import BILMEnsemble
 
 EVAL_BATCH = 512  # no gradients are kept, so evaluation can take larger batches
 
@@ -36,12 +36,13 @@ class Objective(nn.Module):
     def forward(self, x: Tensor, y: Tensor, rocket: Tensor | None = None,
                 pseudo: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(total loss, logits) of a standardised batch: the sum of the members' losses and the
-        log of their mean probabilities. `rocket`: the batch's MiniRocket features, if known;
-        `pseudo`: its pseudo-labels, if self-training."""
+        log of their mean probabilities (and the ridge classifier's, if fitted). `rocket`: the
+        batch's MiniRocket features, if known; `pseudo`: its pseudo-labels, if self-training."""
+        rocket = self.model.rocket_of(x, rocket)
         outs = self.model.forward_all(x, rocket)
         losses = [bilm_loss(out, x, y, member.biomech_module, self.cfg, pseudo).total
                   for out, member in zip(outs, self.model.members)]
-        return torch.stack(losses).sum(), mean_log_probabilities([out.logits for out in outs])
+        return torch.stack(losses).sum(), self.model.log_probabilities(outs, rocket)
 
 
 def steps_per_epoch(n: int, batch_size: int, world: World) -> int:

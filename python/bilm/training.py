@@ -268,6 +268,19 @@ class Trainer:
         self.rocket_train = self.model.rocket_features(clean)
         self.rocket_val = self.model.rocket_features(self.X_val)
 
+    @torch.no_grad()
+    def _fit_ridge(self) -> None:
+        """Fit the ridge classifier, if the model has one and a resumed checkpoint did not hold
+        it: its features are fixed, so it is fitted once, before the network trains."""
+        ridge = self.model.ridge
+        if ridge is None or ridge.fitted:
+            return
+        started = time.perf_counter()
+        ridge.fit(self.rocket_train, self.y_train)
+        if self.world.is_main:
+            print(f"ridge classifier on {self.rocket_train.shape[1]} MiniRocket features: alpha {ridge.alpha.item():.3g}, "
+                  f"fitted in {time.perf_counter() - started:.1f} s", flush=True)
+
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from last.pt: weights, optimiser, schedule, RNGs and the place in the data."""
         self.model.load_state_dict(state["model"])
@@ -305,6 +318,7 @@ class Trainer:
         run.rewrite_metrics(self.progress.history)  # drops epochs logged after the checkpoint
 
     def train(self, show_progress: bool) -> None:
+        self._fit_ridge()
         for epoch in range(self.progress.epoch, self.cfg.epochs):
             if self.progress.stopped:
                 break
