@@ -218,11 +218,11 @@ def test_the_turn_drift_is_for_the_kinematic_latent_only():
     assert dataclasses.replace(CFG, w_turn_consistency=10.0).w_turn_consistency == 10.0
 
 
-def test_the_kinematic_preset_is_the_default_with_the_physics_on():
+def test_the_kinematic_preset_is_the_default_with_the_physics_on_and_minirockets_ridge():
     default, kinematic = get_preset("default"), get_preset("kinematic")
     changed = {f.name for f in dataclasses.fields(BILMConfig) if getattr(default, f.name) != getattr(kinematic, f.name)}
     assert changed == {"latent_sequence", "kinematic_step", "kinematic_start", "w_biomech",
-                       "w_accel_consistency", "w_velocity_consistency"}
+                       "w_accel_consistency", "w_velocity_consistency", "rocket_ridge"}
     assert kinematic.latent_sequence == "kinematic" and kinematic.kinematic_start == "accelerometer"
 
 

@@ -362,10 +362,11 @@ PRESETS: dict[str, BILMConfig] = {
     ),
 }
 # The default with the kinematic latent: the sensor's motion decoded every 2 samples from a tilt
-# fitted to the accelerometer, its agreement with both sensors weighted as docs/physics.md chose.
+# fitted to the accelerometer, its agreement with both sensors weighted as docs/physics.md chose;
+# and MiniRocket's ridge classifier beside the network, as MotionSense's folds chose (docs/cv.md).
 PRESETS["kinematic"] = dataclasses.replace(
     PRESETS["default"], latent_sequence="kinematic", kinematic_step=2, kinematic_start="accelerometer",
-    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0,
+    w_biomech=1.0, w_accel_consistency=10.0, w_velocity_consistency=3.0, rocket_ridge=True,
 )
 
 
