@@ -9,8 +9,9 @@ CV_DIR is a finished bilm.cv folder whose networks have MiniRocket's features
 (every subject but the fold's validation and test subjects, as the network trained on), and
 the fold's validation and test subjects are scored (macro-F1 over every class, as a run's
 validation is) with the network alone, the ridge alone, and the mean of the two models'
-probabilities, the ridge's taken as softmax(T * scores) for each --temperatures T. The windows are bilm.cv's (`load_windows` of the folder's dataset);
-`--root` is the dataset's folder, as for bilm.cv. The tables are cv_compare's: the first
+probabilities, the ridge's taken as softmax(T * scores) for each --temperatures T. The
+windows are bilm.cv's (`load_windows` of the folder's dataset); `--root` is the dataset's
+folder, as for bilm.cv. The tables are cv_compare's: the first
 column (the network alone) is the baseline, and the choice is made on the validation table.
 """
 
@@ -26,12 +27,11 @@ import torch
 
 from bilm import cli
 from bilm.cv import PLAN, fold_dir, load_windows
+from bilm.ensemble import mean_log_probabilities
 from bilm.inference import LoadedClassifier, load_classifier
 from bilm.metrics import macro_f1
-from bilm.ridge import RidgeHead
+from bilm.ridge import RidgeHead, mix
 from studies.cv_compare import table
-
-BATCH = 1024
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,11 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @torch.inference_mode()
-def rocket_features(classifier: LoadedClassifier, X: np.ndarray) -> torch.Tensor:
-    """The MiniRocket features the classifier's network computes from raw windows X."""
-    module = classifier.module
-    return torch.cat([module.model.rocket_features(module.model_input(torch.as_tensor(X[i:i + BATCH])))
-                      for i in range(0, len(X), BATCH)])
+def inputs_and_features(classifier: LoadedClassifier, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw windows X as the classifier's networks read them, and their MiniRocket features."""
+    x = classifier.module.model_input(torch.as_tensor(X))
+    return x, classifier.module.model.rocket_features(x)
+
+
+@torch.inference_mode()
+def network_log_probabilities(classifier: LoadedClassifier, x: torch.Tensor, rocket: torch.Tensor) -> torch.Tensor:
+    """The networks' own prediction, without any ridge classifier the run carries."""
+    return mean_log_probabilities([out.logits for out in classifier.module.model.forward_all(x, rocket)])
 
 
 def fold_scores(folder: Path, number: int, test: list[int], data, temperatures: list[float]) -> dict[str, list[float]]:
@@ -63,15 +68,15 @@ def fold_scores(folder: Path, number: int, test: list[int], data, temperatures: 
         raise cli.UsageError(f"{run} has no MiniRocket features (rocket_features=0): the ridge reads them")
     train = ~np.isin(data.subjects, [*test, *validation])
     ridge = RidgeHead(classifier.module.model.members[0].rocket.num_features, len(data.classes))
-    ridge.fit(rocket_features(classifier, data.X[train]), torch.as_tensor(data.y[train]))
+    ridge.fit(inputs_and_features(classifier, data.X[train])[1], torch.as_tensor(data.y[train]))
     scores = {}
     for part, subjects in (("validation", validation), ("test", test)):
         held = np.isin(data.subjects, subjects)
-        network = torch.as_tensor(classifier.probabilities(data.X[held]))
-        ridge_scores = ridge(rocket_features(classifier, data.X[held]))
-        mixes = [(network + torch.softmax(t * ridge_scores, dim=1)) / 2 for t in temperatures]
+        x, rocket = inputs_and_features(classifier, data.X[held])
+        network = network_log_probabilities(classifier, x, rocket)
+        mixes = [mix(network, ridge.log_probabilities(rocket, t)) for t in temperatures]
         scores[part] = [macro_f1(data.y[held], p.argmax(1).numpy(), len(data.classes))
-                        for p in (network, ridge_scores, *mixes)]
+                        for p in (network, ridge(rocket), *mixes)]
     return scores
 
 
